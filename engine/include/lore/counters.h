@@ -1,0 +1,49 @@
+/*
+ * lore/counters.h - the engine's work counters.
+ *
+ * The engine counts work (flops, bytes, later tokens, distance evaluations ...)
+ * but never times itself. Every counter is exported as a PAPI software-defined
+ * event named "lore::<name>", so a tool reads it through PAPI as
+ * "sde:::lore::<name>"; the same values are readable here without PAPI.
+ *
+ * Counters are process-wide, monotonically increasing, and updated with relaxed
+ * atomics: safe to read and bump from any thread.
+ */
+#ifndef LORE_COUNTERS_H
+#define LORE_COUNTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* X(id, name, description). */
+#define LORE_COUNTER_LIST(X)                                                                       \
+    X(LORE_COUNTER_SGEMM_FLOPS, "sgemm_flops",                                                     \
+      "floating-point operations issued through the engine's sgemm (2*m*n*k per call)")            \
+    X(LORE_COUNTER_SGEMM_CALLS, "sgemm_calls", "calls of the engine's sgemm")                      \
+    X(LORE_COUNTER_STREAM_BYTES, "stream_bytes",                                                   \
+      "bytes moved by the stream triad kernel (read and written)")
+
+typedef enum lore_counter {
+#define LORE_COUNTER_ENUM_(id, name, desc) id,
+    LORE_COUNTER_LIST(LORE_COUNTER_ENUM_)
+#undef LORE_COUNTER_ENUM_
+        LORE_COUNTER_COUNT_
+} lore_counter;
+
+/* Number of counters; ids run from 0 to lore_counter_count() - 1. */
+size_t lore_counter_count(void);
+
+/*
+ * Name of counter id without the "lore::" prefix ("sgemm_flops"), or NULL for an
+ * id out of range. The first call of any function here registers every counter
+ * with PAPI's SDE library.
+ */
+const char *lore_counter_name(lore_counter id);
+
+/* One-line description of counter id, or NULL for an id out of range. */
+const char *lore_counter_description(lore_counter id);
+
+/* Current value of counter id (0 for an id out of range). */
+int64_t lore_counter_read(lore_counter id);
+
+#endif

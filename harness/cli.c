@@ -1,0 +1,407 @@
+/*
+ * cli.c - lore-bench's subcommands.
+ *
+ * `run` validates everything it was given (scenario, --set, --filter, output
+ * folder) before it measures anything, so a typo costs no waiting; any bad
+ * input exits 2 with a message naming the file or flag, the field and the value.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "measure/clock.h"
+#include "results.h"
+#include "runner.h"
+#include "scenario.h"
+#include "sweep.h"
+
+#define REEXEC_ENV "LORE_BENCH_BLAS_REEXEC"
+#define CALIBRATION_BUDGET_S 0.6
+
+static const char usage_text[] =
+    "usage: lore-bench <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run SCENARIO.json [options]   measure every point of a scenario's sweep\n"
+    "      -o, --output DIR          write result.json and result.csv into DIR\n"
+    "                                (default: results/<run-id>)\n"
+    "      --set KEY=VALUE           override a parameter (a,b,c sets a sweep) or\n"
+    "                                measure.FIELD; repeatable\n"
+    "      --filter KEY=VALUE        run only matching points (a parameter, id or\n"
+    "                                index); repeatable\n"
+    "      --blas-core auto|NAME     re-run with OpenBLAS's kernel family set\n"
+    "                                (OPENBLAS_CORETYPE) after a numeric self-check\n"
+    "      --dry-run                 list the points and exit\n"
+    "      -q, --quiet               no progress lines\n"
+    "  list                          workloads and their parameters\n"
+    "  version                       versions of lore-bench and its BLAS\n"
+    "  help                          this text\n"
+    "\n"
+    "exit codes: 0 ok, 1 a gate failed, 2 bad input or usage, 3 runtime failure,\n"
+    "            130 interrupted (finished points are written, marked incomplete)\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "lore-bench: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see lore-bench help)\n");
+    return BENCH_EXIT_USAGE;
+}
+
+typedef struct run_opts {
+    const char *scenario;
+    const char *output;
+    const char **sets;
+    size_t n_sets;
+    const char **filters;
+    size_t n_filters;
+    const char *blas_core;
+    bool dry_run;
+    bool quiet;
+} run_opts;
+
+static int parse_run_opts(int argc, char **argv, run_opts *o)
+{
+    o->sets = calloc((size_t)argc, sizeof *o->sets);
+    o->filters = calloc((size_t)argc, sizeof *o->filters);
+    if (!o->sets || !o->filters) {
+        fprintf(stderr, "lore-bench: out of memory\n");
+        return BENCH_EXIT_RUNTIME;
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_value = i + 1 < argc;
+        if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            if (!has_value)
+                return usage_error("%s needs a folder", a);
+            o->output = argv[++i];
+        } else if (strcmp(a, "--set") == 0) {
+            if (!has_value)
+                return usage_error("%s needs KEY=VALUE", a);
+            o->sets[o->n_sets++] = argv[++i];
+        } else if (strcmp(a, "--filter") == 0) {
+            if (!has_value)
+                return usage_error("%s needs KEY=VALUE", a);
+            o->filters[o->n_filters++] = argv[++i];
+        } else if (strcmp(a, "--blas-core") == 0) {
+            if (!has_value)
+                return usage_error("%s needs auto or a core name", a);
+            o->blas_core = argv[++i];
+        } else if (strcmp(a, "--dry-run") == 0) {
+            o->dry_run = true;
+        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            o->quiet = true;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("unknown option '%s'", a);
+        } else if (o->scenario) {
+            return usage_error("one scenario per run (extra argument '%s')", a);
+        } else {
+            o->scenario = a;
+        }
+    }
+    if (!o->scenario)
+        return usage_error("%s", "run needs a scenario file");
+    return BENCH_EXIT_OK;
+}
+
+/*
+ * --blas-core: OpenBLAS reads OPENBLAS_CORETYPE once, when it loads, so the
+ * only way to change the kernel is to set the variable and exec ourselves
+ * again. Returns -1 to go on in this process, else an exit code.
+ */
+static int apply_blas_core(const char *request, char **argv)
+{
+    if (getenv(REEXEC_ENV))
+        return -1; /* already re-executed: verified after loading */
+    bench_host h;
+    bench_host_collect(&h);
+    const char *core = request;
+    if (strcmp(request, "auto") == 0) {
+        core = bench_blas_core_for_host(&h);
+        if (!core || strcasecmp(core, h.blas.core) == 0) {
+            fprintf(stderr, "lore-bench: --blas-core auto: keeping OpenBLAS core %s\n",
+                    h.blas.core);
+            return -1;
+        }
+    } else if (strcasecmp(core, h.blas.core) == 0) {
+        return -1;
+    }
+    fprintf(stderr, "lore-bench: --blas-core: re-running with OPENBLAS_CORETYPE=%s (was %s)\n",
+            core, h.blas.core);
+    if (setenv("OPENBLAS_CORETYPE", core, 1) != 0 || setenv(REEXEC_ENV, core, 1) != 0) {
+        fprintf(stderr, "lore-bench: --blas-core: cannot set the environment: %s\n",
+                strerror(errno));
+        return BENCH_EXIT_RUNTIME;
+    }
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "lore-bench: --blas-core: cannot re-execute: %s\n", strerror(errno));
+    return BENCH_EXIT_RUNTIME;
+}
+
+/* After a --blas-core re-exec: say which core actually runs, and check its results. */
+static int verify_blas_core(void)
+{
+    const char *wanted = getenv(REEXEC_ENV);
+    if (!wanted)
+        return BENCH_EXIT_OK;
+    lore_blas_info info;
+    lore_blas_get_info(&info);
+    if (strcasecmp(info.core, wanted) != 0)
+        fprintf(stderr,
+                "lore-bench: --blas-core: asked OpenBLAS for %s, it runs %s (this build of "
+                "OpenBLAS may not have that kernel)\n",
+                wanted, info.core);
+    bench_err e = {{0}};
+    if (bench_blas_self_check(&e) != 0) {
+        fprintf(stderr, "lore-bench: %s\n", e.msg);
+        return BENCH_EXIT_RUNTIME;
+    }
+    fprintf(stderr, "lore-bench: BLAS core %s passed the sgemm self-check\n", info.core);
+    return BENCH_EXIT_OK;
+}
+
+static void make_run_id(const char *name, char *buf, size_t size)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    unsigned tag = (unsigned)(bench_fnv1a64(&(int64_t){bench_clock_ns()}, 8) ^ (unsigned)getpid());
+    snprintf(buf, size, "%s-%s-%04x", stamp, name, tag & 0xffff);
+}
+
+/* Creates the output folder and proves it is writable before any measuring. */
+static int prepare_output(const char *dir)
+{
+    bench_err e = {{0}};
+    if (bench_mkdir_p(dir, &e) != 0) {
+        fprintf(stderr, "lore-bench: output folder %s\n", e.msg);
+        return BENCH_EXIT_USAGE;
+    }
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/.write-probe", dir);
+    if (bench_write_file_atomic(probe, "", 0, &e) != 0) {
+        fprintf(stderr, "lore-bench: output folder %s is not writable: %s\n", dir, e.msg);
+        return BENCH_EXIT_USAGE;
+    }
+    unlink(probe);
+    return BENCH_EXIT_OK;
+}
+
+static void format_ns(double ns, char *buf, size_t size)
+{
+    if (ns < 1e3)
+        snprintf(buf, size, "%.0f ns", ns);
+    else if (ns < 1e6)
+        snprintf(buf, size, "%.1f us", ns / 1e3);
+    else if (ns < 1e9)
+        snprintf(buf, size, "%.2f ms", ns / 1e6);
+    else
+        snprintf(buf, size, "%.2f s", ns / 1e9);
+}
+
+static void progress_line(void *ctx, const bench_grid *g, size_t n_done,
+                          const bench_point_result *r, double elapsed_s)
+{
+    (void)ctx;
+    const bench_point *pt = &g->points[r->point];
+    double eta_s = elapsed_s / (double)n_done * (double)(g->n_points - n_done);
+    if (!r->ok) {
+        fprintf(stderr, "[%zu/%zu] %s  FAILED: %s\n", n_done, g->n_points, pt->id, r->error);
+        return;
+    }
+    char what[96];
+    const cJSON *m = r->metrics ? r->metrics->child : NULL;
+    const cJSON *value = m ? cJSON_GetObjectItemCaseSensitive(m, "value") : NULL;
+    const cJSON *unit = m ? cJSON_GetObjectItemCaseSensitive(m, "unit") : NULL;
+    if (cJSON_IsNumber(value) && cJSON_IsString(unit))
+        snprintf(what, sizeof what, "%s %.4g %s", m->string, value->valuedouble,
+                 unit->valuestring);
+    else
+        snprintf(what, sizeof what, "%.4g %s/s", r->items_per_s, g->workload->item_unit);
+    char p50[32];
+    format_ns(r->latency_ns.p50, p50, sizeof p50);
+    fprintf(stderr, "[%zu/%zu] %-32s %s  p50 %s  cv %.1f%%  n=%zu  %.1fs", n_done, g->n_points,
+            pt->id, what, p50, r->latency_ns.cv * 100, r->n_samples, r->point_ns * 1e-9);
+    if (n_done < g->n_points)
+        fprintf(stderr, "  ETA %.0fs", eta_s);
+    if (!r->min_samples_met)
+        fprintf(stderr, "  (below min_samples: max_time_s reached)");
+    fputc('\n', stderr);
+}
+
+static void print_points(const bench_grid *g)
+{
+    printf("%zu of %zu points:\n", g->n_points, g->n_total);
+    for (size_t i = 0; i < g->n_points; i++)
+        printf("  index=%zu  id=%s\n", g->points[i].index, g->points[i].id);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    run_opts o = {0};
+    bench_scenario *s = NULL;
+    bench_grid *g = NULL;
+    bench_run *run = NULL;
+    cJSON *doc = NULL;
+    bench_err e = {{0}};
+    int rc = parse_run_opts(argc, argv, &o);
+    if (rc != BENCH_EXIT_OK)
+        goto done;
+    if (o.blas_core) {
+        rc = apply_blas_core(o.blas_core, argv);
+        if (rc >= 0)
+            goto done;
+    }
+    if (bench_scenario_load(o.scenario, &s, &e) != 0) {
+        rc = BENCH_EXIT_USAGE;
+        goto report;
+    }
+    for (size_t i = 0; i < o.n_sets; i++)
+        if (bench_scenario_apply_set(s, o.sets[i], &e) != 0) {
+            rc = BENCH_EXIT_USAGE;
+            goto report;
+        }
+    if (bench_sweep_expand(s, &g, &e) != 0 || bench_sweep_filter(g, o.filters, o.n_filters, &e)) {
+        rc = BENCH_EXIT_USAGE;
+        goto report;
+    }
+    if (o.dry_run) {
+        print_points(g);
+        rc = BENCH_EXIT_OK;
+        goto done;
+    }
+    char run_id[160];
+    make_run_id(s->name, run_id, sizeof run_id);
+    char default_dir[256];
+    snprintf(default_dir, sizeof default_dir, "results/%s", run_id);
+    const char *dir = o.output ? o.output : default_dir;
+    rc = prepare_output(dir);
+    if (rc != BENCH_EXIT_OK)
+        goto done;
+    rc = verify_blas_core();
+    if (rc != BENCH_EXIT_OK)
+        goto done;
+
+    bench_host host;
+    bench_host_collect(&host);
+    if (host.blas_generic_on_simd_cpu)
+        fprintf(stderr,
+                "\nlore-bench: WARNING: %s\n"
+                "lore-bench: WARNING: results of this run understate what this machine can do.\n\n",
+                host.blas_warning);
+    if (bench_host_calibrate(&host, CALIBRATION_BUDGET_S) != 0) {
+        fprintf(stderr, "lore-bench: calibration: out of memory\n");
+        rc = BENCH_EXIT_RUNTIME;
+        goto done;
+    }
+    if (!o.quiet)
+        fprintf(stderr,
+                "lore-bench: %s (%s), %zu point(s); BLAS %s core %s; calibration %.1f GFLOP/s "
+                "sgemm, %.1f GB/s triad\n",
+                s->name, s->workload->name, g->n_points, host.blas.library, host.blas.core,
+                host.calib_sgemm_gflops, host.calib_stream_gbps);
+
+    bench_result_meta meta = {.run_id = run_id, .argc = argc, .argv = argv};
+    meta.started_unix_ms = bench_unix_ms();
+    bench_runner_install_signals();
+    if (bench_runner_run(s, g, o.quiet ? NULL : progress_line, NULL, &run, &e) != 0) {
+        rc = BENCH_EXIT_RUNTIME;
+        goto report;
+    }
+    meta.finished_unix_ms = bench_unix_ms();
+    doc = bench_results_build(s, g, run, &host, &meta);
+    if (!doc) {
+        fprintf(stderr, "lore-bench: out of memory building the result\n");
+        rc = BENCH_EXIT_RUNTIME;
+        goto done;
+    }
+    if (bench_results_write(dir, doc, &e) != 0) {
+        rc = BENCH_EXIT_RUNTIME;
+        goto report;
+    }
+    if (run->interrupted) {
+        fprintf(stderr, "lore-bench: interrupted: %zu of %zu points written to %s/result.json "
+                        "(marked incomplete)\n",
+                run->n_points, g->n_points, dir);
+        rc = BENCH_EXIT_INTERRUPTED;
+    } else if (run->n_failed) {
+        fprintf(stderr, "lore-bench: %zu of %zu points failed; result in %s/result.json\n",
+                run->n_failed, g->n_points, dir);
+        rc = BENCH_EXIT_RUNTIME;
+    } else {
+        printf("%s/result.json\n", dir);
+        rc = BENCH_EXIT_OK;
+    }
+    goto done;
+
+report:
+    fprintf(stderr, "lore-bench: %s\n", e.msg);
+done:
+    cJSON_Delete(doc);
+    bench_run_free(run);
+    bench_grid_free(g);
+    bench_scenario_free(s);
+    free(o.sets);
+    free(o.filters);
+    return rc;
+}
+
+static const char *type_label(bench_param_type t)
+{
+    static const char *const labels[] = {"int", "float", "string", "bool"};
+    return labels[t];
+}
+
+static int cmd_list(void)
+{
+    for (size_t i = 0; bench_workloads[i]; i++) {
+        const bench_workload *w = bench_workloads[i];
+        printf("%s: %s\n  items: %s\n", w->name, w->description, w->item_unit);
+        for (size_t j = 0; j < w->n_params; j++) {
+            const bench_param_spec *p = &w->params[j];
+            printf("  %-12s %-6s default %-10s", p->name, type_label(p->type),
+                   p->def ? p->def : "(required)");
+            if (p->type == BENCH_PARAM_INT || p->type == BENCH_PARAM_FLOAT)
+                printf(" range [%g, %g]", p->min, p->max);
+            printf("  %s\n", p->description);
+        }
+    }
+    return BENCH_EXIT_OK;
+}
+
+static int cmd_version(void)
+{
+    lore_blas_info info;
+    lore_blas_get_info(&info);
+    printf("lore-bench %s (liblore %s)\n%s %s, core %s, %d thread(s)\n", LORE_VERSION,
+           lore_version(), info.library, info.config, info.core, info.n_threads);
+    return BENCH_EXIT_OK;
+}
+
+int bench_cli_main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("%s", "missing command");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc, argv);
+    if (strcmp(cmd, "list") == 0)
+        return cmd_list();
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+        return cmd_version();
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        fputs(usage_text, stdout);
+        return BENCH_EXIT_OK;
+    }
+    return usage_error("unknown command '%s'", cmd);
+}

@@ -1,0 +1,288 @@
+/*
+ * runner.c - the measurement loop.
+ *
+ * The sample buffer is allocated once per run (max_samples x repetitions) and
+ * touched before the first point, so the loop never allocates and the buffer's
+ * pages are already resident when a point's peak RSS is reset.
+ */
+#include "runner.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "measure/clock.h"
+#include "measure/counters.h"
+
+#define MAX_SAMPLE_BUFFER ((size_t)64 * 1024 * 1024) /* samples: 512 MiB */
+
+volatile sig_atomic_t bench_stop_requested = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    bench_stop_requested = 1;
+}
+
+void bench_runner_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+typedef struct loop_ctx {
+    const bench_workload *w;
+    void *state;
+    const bench_policy *policy;
+    int64_t *samples; /* capacity: policy->max_samples per window */
+    bench_err err;
+} loop_ctx;
+
+/* Runs warm-up: at least warmup_ops operations and at least warmup_s seconds. */
+static int warm_up(loop_ctx *c, bench_point_result *r)
+{
+    int64_t t0 = bench_clock_ns();
+    int64_t min_ns = (int64_t)(c->policy->warmup_s * 1e9);
+    size_t n = 0;
+    for (;;) {
+        int64_t now = bench_clock_ns();
+        if ((int64_t)n >= c->policy->warmup_ops && now - t0 >= min_ns)
+            break;
+        if (bench_stop_requested)
+            break;
+        if (c->w->run_op(c->state, &c->err) != 0)
+            return -1;
+        n++;
+    }
+    r->n_warmup_ops = n;
+    r->warmup_ns = bench_clock_ns() - t0;
+    return 0;
+}
+
+/* One measurement window into c->samples. Returns 0 or -1 on an operation's failure. */
+static int measure_window(loop_ctx *c, bench_rep_result *rep)
+{
+    const bench_policy *p = c->policy;
+    const int64_t min_ns = (int64_t)(p->min_time_s * 1e9);
+    const int64_t max_ns = (int64_t)(p->max_time_s * 1e9);
+    const size_t min_n = (size_t)p->min_samples;
+    const size_t cap = (size_t)p->max_samples;
+    int (*const run_op)(void *, bench_err *) = c->w->run_op;
+    void *const state = c->state;
+    int64_t *const samples = c->samples;
+    size_t n = 0;
+
+    const int64_t t_start = bench_clock_ns();
+    int64_t t_prev = t_start;
+    const char *reason = "min_time";
+    for (;;) {
+        if (run_op(state, &c->err) != 0)
+            return -1;
+        const int64_t t = bench_clock_ns();
+        samples[n++] = t - t_prev;
+        t_prev = t;
+        const int64_t elapsed = t - t_start;
+        if (bench_stop_requested) {
+            reason = "interrupted";
+            break;
+        }
+        if (n >= min_n && elapsed >= min_ns)
+            break;
+        if (elapsed >= max_ns) {
+            reason = "max_time";
+            break;
+        }
+        if (n >= cap) {
+            reason = "max_samples";
+            break;
+        }
+    }
+    rep->n_samples = n;
+    rep->wall_ns = t_prev - t_start;
+    rep->stop_reason = reason;
+    return 0;
+}
+
+static int copy_counters(bench_counters *cs, bench_point_result *r)
+{
+    r->n_counters = bench_counters_count(cs);
+    r->counters = r->n_counters ? calloc(r->n_counters, sizeof *r->counters) : NULL;
+    if (r->n_counters && !r->counters)
+        return -1;
+    for (size_t i = 0; i < r->n_counters; i++) {
+        bench_counter_result *cr = &r->counters[i];
+        snprintf(cr->name, sizeof cr->name, "%s", bench_counters_name(cs, i));
+        cr->available = bench_counters_available(cs, i);
+        cr->value = cr->available ? bench_counters_value(cs, i) : 0;
+        snprintf(cr->reason, sizeof cr->reason, "%s", bench_counters_reason(cs, i));
+    }
+    return 0;
+}
+
+static void fail_point(bench_point_result *r, const char *msg)
+{
+    r->ok = false;
+    snprintf(r->error, sizeof r->error, "%s", msg);
+}
+
+/* Measures one point into r. Returns 0 (r->ok says whether it worked) or 1 if interrupted. */
+static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, int64_t *samples,
+                     bench_counters *cs, bench_point_result *r)
+{
+    const bench_workload *w = s->workload;
+    const bench_policy *policy = &s->policy;
+    loop_ctx c = {.w = w, .policy = policy, .samples = samples};
+    int64_t t_point = bench_clock_ns();
+    r->point = pi;
+    r->ok = true;
+
+    bench_rss_read(&r->rss_before);
+    r->rss_peak_reset = bench_rss_reset_peak();
+    bench_params params = bench_grid_params(g, pi);
+    if (w->setup(&params, &c.state, &c.err) != 0) {
+        fail_point(r, c.err.msg);
+        return 0;
+    }
+    if (warm_up(&c, r) != 0) {
+        fail_point(r, c.err.msg);
+        goto teardown;
+    }
+
+    size_t n_reps = (size_t)policy->repetitions;
+    r->reps = calloc(n_reps, sizeof *r->reps);
+    r->samples_ns = malloc(n_reps * (size_t)policy->max_samples * sizeof *r->samples_ns);
+    if (!r->reps || !r->samples_ns) {
+        fail_point(r, "out of memory for samples");
+        goto teardown;
+    }
+    r->min_samples_met = true;
+    bench_counters_reset(cs);
+    for (size_t k = 0; k < n_reps && !bench_stop_requested; k++) {
+        bench_counters_start(cs);
+        int rc = measure_window(&c, &r->reps[k]);
+        bench_counters_stop(cs);
+        if (rc != 0) {
+            fail_point(r, c.err.msg);
+            goto teardown;
+        }
+        memcpy(r->samples_ns + r->n_samples, samples, r->reps[k].n_samples * sizeof *samples);
+        r->n_samples += r->reps[k].n_samples;
+        r->wall_ns += r->reps[k].wall_ns;
+        r->n_reps = k + 1;
+        if (r->reps[k].n_samples < (size_t)policy->min_samples)
+            r->min_samples_met = false;
+    }
+    if (bench_stop_requested)
+        goto teardown;
+
+    bench_rss_read(&r->rss_after);
+    r->rss_peak_bytes = r->rss_after.peak_bytes;
+    r->items_per_op = w->items_per_op(c.state);
+    for (size_t k = 0; k < r->n_reps; k++)
+        r->reps[k].items_per_s = r->reps[k].wall_ns > 0 ? r->items_per_op * r->reps[k].n_samples /
+                                                              (r->reps[k].wall_ns * 1e-9)
+                                                        : 0.0;
+    double wall_s = r->wall_ns * 1e-9;
+    r->ops_per_s = wall_s > 0 ? r->n_samples / wall_s : 0.0;
+    r->items_per_s = r->ops_per_s * r->items_per_op;
+    if (bench_stats_summarize(r->samples_ns, r->n_samples, &r->latency_ns) != 0 ||
+        copy_counters(cs, r) != 0 || !(r->metrics = cJSON_CreateObject())) {
+        fail_point(r, "out of memory summarising the point");
+        goto teardown;
+    }
+    if (w->metrics) {
+        bench_point_measure m = {
+            .n_ops = r->n_samples,
+            .wall_ns = r->wall_ns,
+            .items_per_s = r->items_per_s,
+            .ops_per_s = r->ops_per_s,
+            .latency_ns = &r->latency_ns,
+        };
+        if (w->metrics(c.state, &m, r->metrics) != 0)
+            fail_point(r, "out of memory computing workload metrics");
+    }
+
+teardown:
+    w->teardown(c.state);
+    r->point_ns = bench_clock_ns() - t_point;
+    return bench_stop_requested ? 1 : 0;
+}
+
+static void point_result_clear(bench_point_result *r)
+{
+    free(r->samples_ns);
+    free(r->reps);
+    free(r->counters);
+    cJSON_Delete(r->metrics);
+    memset(r, 0, sizeof *r);
+}
+
+int bench_runner_run(const bench_scenario *s, const bench_grid *g, bench_progress_fn progress,
+                     void *ctx, bench_run **out, bench_err *e)
+{
+    *out = NULL;
+    const bench_policy *policy = &s->policy;
+    if ((size_t)policy->max_samples > MAX_SAMPLE_BUFFER)
+        return bench_err_set(e, "%s: $.measure.max_samples: at most %zu (got %lld)", s->path,
+                             MAX_SAMPLE_BUFFER, (long long)policy->max_samples);
+
+    bench_run *run = calloc(1, sizeof *run);
+    int64_t *samples = malloc((size_t)policy->max_samples * sizeof *samples);
+    bench_counters *cs = NULL;
+    if (!run || !samples || !(run->points = calloc(g->n_points, sizeof *run->points))) {
+        bench_err_set(e, "out of memory for %lld samples", (long long)policy->max_samples);
+        goto fail;
+    }
+    /* Fault the buffer in now: see the file comment. */
+    memset(samples, 0, (size_t)policy->max_samples * sizeof *samples);
+    if (bench_counters_open((const char *const *)s->counters, s->n_counters, &cs, e) != 0)
+        goto fail;
+    if (!s->counters)
+        bench_counters_close(cs), cs = NULL,
+            bench_counters_open(NULL, 0, &cs, e);
+    if (!cs)
+        goto fail;
+
+    int64_t t0 = bench_clock_ns();
+    for (size_t i = 0; i < g->n_points; i++) {
+        bench_point_result *r = &run->points[i];
+        if (run_point(s, g, i, samples, cs, r) != 0) {
+            point_result_clear(r);
+            run->interrupted = true;
+            break;
+        }
+        run->n_points = i + 1;
+        run->n_failed += !r->ok;
+        if (progress)
+            progress(ctx, g, i + 1, r, (bench_clock_ns() - t0) * 1e-9);
+        if (bench_stop_requested) {
+            run->interrupted = true;
+            break;
+        }
+    }
+    bench_counters_close(cs);
+    free(samples);
+    *out = run;
+    return 0;
+
+fail:
+    bench_counters_close(cs);
+    free(samples);
+    bench_run_free(run);
+    return -1;
+}
+
+void bench_run_free(bench_run *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_points; i++)
+        point_result_clear(&r->points[i]);
+    free(r->points);
+    free(r);
+}

@@ -1,0 +1,705 @@
+/*
+ * scenario.c - strict parsing and validation of scenario files, and --set.
+ *
+ * Every check names the file and the JSON path of the offending value, and
+ * shows the value itself, so a user can fix the file without reading code.
+ */
+#include "scenario.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bench_policy bench_policy_default(void)
+{
+    return (bench_policy){
+        .warmup_ops = 1,
+        .warmup_s = 0.1,
+        .min_samples = 10,
+        .max_samples = 100000,
+        .min_time_s = 0.5,
+        .max_time_s = 10.0,
+        .repetitions = 1,
+    };
+}
+
+/* The "measure" fields: name, integer or not, offset, inclusive range. */
+static const struct policy_field {
+    const char *name;
+    bool is_int;
+    size_t offset;
+    double min, max;
+} policy_fields[] = {
+    {"warmup_ops", true, offsetof(bench_policy, warmup_ops), 0, 1e9},
+    {"warmup_s", false, offsetof(bench_policy, warmup_s), 0, 3600},
+    {"min_samples", true, offsetof(bench_policy, min_samples), 1, 1e8},
+    {"max_samples", true, offsetof(bench_policy, max_samples), 1, 1e8},
+    {"min_time_s", false, offsetof(bench_policy, min_time_s), 0, 86400},
+    {"max_time_s", false, offsetof(bench_policy, max_time_s), 1e-6, 86400},
+    {"repetitions", true, offsetof(bench_policy, repetitions), 1, 1000},
+};
+#define N_POLICY_FIELDS (sizeof policy_fields / sizeof policy_fields[0])
+
+/* A short rendering of a JSON value for "(got X)". */
+static void render(const cJSON *item, char *buf, size_t size)
+{
+    char *text = cJSON_PrintUnformatted(item);
+    if (!text) {
+        snprintf(buf, size, "?");
+        return;
+    }
+    if (strlen(text) > 60)
+        snprintf(buf, size, "%.57s...", text);
+    else
+        snprintf(buf, size, "%s", text);
+    free(text);
+}
+
+static int fail_at(bench_err *e, const char *file, const char *path, const char *what,
+                   const cJSON *got)
+{
+    char shown[72];
+    if (got) {
+        render(got, shown, sizeof shown);
+        return bench_err_set(e, "%s: %s: %s (got %s)", file, path, what, shown);
+    }
+    return bench_err_set(e, "%s: %s: %s", file, path, what);
+}
+
+static bool json_is_integer(const cJSON *item)
+{
+    return cJSON_IsNumber(item) && isfinite(item->valuedouble) &&
+           item->valuedouble == floor(item->valuedouble) && fabs(item->valuedouble) <= 9e15;
+}
+
+static const char *type_word(bench_param_type t)
+{
+    static const char *const words[] = {"an integer", "a number", "a string", "true or false"};
+    return words[t];
+}
+
+/* Converts a JSON value to spec's type and checks it. */
+static int json_to_value(const bench_param_spec *spec, const cJSON *item, bench_value *out,
+                         const char *file, const char *path, bench_err *e)
+{
+    memset(out, 0, sizeof *out);
+    out->type = spec->type;
+    char what[96];
+    snprintf(what, sizeof what, "must be %s", type_word(spec->type));
+    switch (spec->type) {
+    case BENCH_PARAM_INT:
+        if (!json_is_integer(item))
+            return fail_at(e, file, path, what, item);
+        out->i = (int64_t)item->valuedouble;
+        break;
+    case BENCH_PARAM_FLOAT:
+        if (!cJSON_IsNumber(item))
+            return fail_at(e, file, path, what, item);
+        out->f = item->valuedouble;
+        break;
+    case BENCH_PARAM_BOOL:
+        if (!cJSON_IsBool(item))
+            return fail_at(e, file, path, what, item);
+        out->b = cJSON_IsTrue(item);
+        break;
+    case BENCH_PARAM_STRING:
+        if (!cJSON_IsString(item))
+            return fail_at(e, file, path, what, item);
+        out->s = bench_strdup(item->valuestring);
+        if (!out->s)
+            return bench_err_set(e, "%s: out of memory", file);
+        break;
+    }
+    bench_err why;
+    if (bench_value_check(spec, out, &why) != 0) {
+        bench_value_clear(out);
+        /* bench_value_check already shows the value. */
+        return bench_err_set(e, "%s: %s: %s", file, path, why.msg);
+    }
+    return 0;
+}
+
+/* Rejects fields not in allowed (NULL-terminated) and duplicated fields. */
+static int check_fields(const cJSON *obj, const char *const *allowed, const char *file,
+                        const char *path, bench_err *e)
+{
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        bool known = false;
+        for (size_t i = 0; allowed[i] && !known; i++)
+            known = strcmp(allowed[i], it->string) == 0;
+        char where[256];
+        snprintf(where, sizeof where, "%s.%s", path, it->string);
+        if (!known) {
+            char what[512] = "unknown field; expected one of: ";
+            for (size_t i = 0; allowed[i]; i++) {
+                strncat(what, allowed[i], sizeof what - strlen(what) - 3);
+                if (allowed[i + 1])
+                    strncat(what, ", ", sizeof what - strlen(what) - 1);
+            }
+            return fail_at(e, file, where, what, NULL);
+        }
+        for (const cJSON *other = it->next; other; other = other->next)
+            if (strcmp(other->string, it->string) == 0)
+                return fail_at(e, file, where, "duplicate field", NULL);
+    }
+    return 0;
+}
+
+static int check_object(const cJSON *item, const char *file, const char *path, bench_err *e)
+{
+    if (!cJSON_IsObject(item))
+        return fail_at(e, file, path, "must be an object", item);
+    return 0;
+}
+
+static void axis_clear(bench_axis *a)
+{
+    for (size_t i = 0; i < a->n_values; i++)
+        bench_value_clear(&a->values[i]);
+    free(a->values);
+    a->values = NULL;
+    a->n_values = 0;
+}
+
+static int remove_axis(bench_scenario *s, int param)
+{
+    for (size_t i = 0; i < s->n_axes; i++) {
+        if (s->axes[i].param != param)
+            continue;
+        axis_clear(&s->axes[i]);
+        memmove(&s->axes[i], &s->axes[i + 1], (s->n_axes - i - 1) * sizeof *s->axes);
+        s->n_axes--;
+        return 1;
+    }
+    return 0;
+}
+
+const bench_axis *bench_scenario_axis(const bench_scenario *s, int param)
+{
+    for (size_t i = 0; i < s->n_axes; i++)
+        if (s->axes[i].param == param)
+            return &s->axes[i];
+    return NULL;
+}
+
+static int set_fixed(bench_scenario *s, int param, bench_value *v)
+{
+    bench_value_clear(&s->fixed[param]);
+    s->fixed[param] = *v;
+    memset(v, 0, sizeof *v);
+    return 0;
+}
+
+static int parse_params(bench_scenario *s, const cJSON *params, const char *file, bench_err *e)
+{
+    if (check_object(params, file, "$.params", e) != 0)
+        return -1;
+    const bench_workload *w = s->workload;
+    for (const cJSON *it = params->child; it; it = it->next) {
+        char path[256];
+        snprintf(path, sizeof path, "$.params.%s", it->string);
+        int idx = bench_workload_param_index(w, it->string);
+        if (idx < 0) {
+            char what[128];
+            snprintf(what, sizeof what, "unknown parameter of workload '%s' (see lore-bench list)",
+                     w->name);
+            return fail_at(e, file, path, what, NULL);
+        }
+        for (const cJSON *other = it->next; other; other = other->next)
+            if (strcmp(other->string, it->string) == 0)
+                return fail_at(e, file, path, "duplicate field", NULL);
+        bench_value v;
+        if (json_to_value(&w->params[idx], it, &v, file, path, e) != 0)
+            return -1;
+        set_fixed(s, idx, &v);
+    }
+    return 0;
+}
+
+static int parse_sweep(bench_scenario *s, const cJSON *sweep, const cJSON *params,
+                       const char *file, bench_err *e)
+{
+    if (check_object(sweep, file, "$.sweep", e) != 0)
+        return -1;
+    const bench_workload *w = s->workload;
+    size_t n = (size_t)cJSON_GetArraySize(sweep);
+    s->axes = n ? calloc(n, sizeof *s->axes) : NULL;
+    if (n && !s->axes)
+        return bench_err_set(e, "%s: out of memory", file);
+    for (const cJSON *it = sweep->child; it; it = it->next) {
+        char path[256];
+        snprintf(path, sizeof path, "$.sweep.%s", it->string);
+        int idx = bench_workload_param_index(w, it->string);
+        if (idx < 0) {
+            char what[128];
+            snprintf(what, sizeof what, "unknown parameter of workload '%s' (see lore-bench list)",
+                     w->name);
+            return fail_at(e, file, path, what, NULL);
+        }
+        if (bench_scenario_axis(s, idx))
+            return fail_at(e, file, path, "duplicate field", NULL);
+        if (params && cJSON_GetObjectItemCaseSensitive(params, it->string))
+            return fail_at(e, file, path, "is also fixed in $.params; give it in one place", NULL);
+        if (!cJSON_IsArray(it))
+            return fail_at(e, file, path, "must be a list of values", it);
+        size_t nv = (size_t)cJSON_GetArraySize(it);
+        if (nv == 0)
+            return fail_at(e, file, path, "must not be empty", it);
+        bench_axis *axis = &s->axes[s->n_axes++];
+        axis->param = idx;
+        axis->values = calloc(nv, sizeof *axis->values);
+        if (!axis->values)
+            return bench_err_set(e, "%s: out of memory", file);
+        size_t j = 0;
+        for (const cJSON *v = it->child; v; v = v->next, j++) {
+            char vpath[300];
+            snprintf(vpath, sizeof vpath, "%s[%zu]", path, j);
+            if (json_to_value(&w->params[idx], v, &axis->values[j], file, vpath, e) != 0)
+                return -1;
+            axis->n_values = j + 1;
+            for (size_t k = 0; k < j; k++)
+                if (bench_value_equal(&axis->values[k], &axis->values[j]))
+                    return fail_at(e, file, vpath, "duplicate sweep value", v);
+        }
+    }
+    return 0;
+}
+
+static int check_policy(const bench_policy *p, const char *file, bench_err *e)
+{
+    if (p->max_samples < p->min_samples)
+        return bench_err_set(e,
+                             "%s: $.measure.max_samples: must be >= min_samples %lld (got %lld)",
+                             file, (long long)p->min_samples, (long long)p->max_samples);
+    if (p->max_time_s < p->min_time_s)
+        return bench_err_set(e, "%s: $.measure.max_time_s: must be >= min_time_s %g (got %g)",
+                             file, p->min_time_s, p->max_time_s);
+    return 0;
+}
+
+static int set_policy_field(bench_policy *p, const struct policy_field *f, double v)
+{
+    if (f->is_int)
+        *(int64_t *)((char *)p + f->offset) = (int64_t)v;
+    else
+        *(double *)((char *)p + f->offset) = v;
+    return 0;
+}
+
+static const struct policy_field *policy_field_find(const char *name)
+{
+    for (size_t i = 0; i < N_POLICY_FIELDS; i++)
+        if (strcmp(policy_fields[i].name, name) == 0)
+            return &policy_fields[i];
+    return NULL;
+}
+
+static int parse_measure(bench_scenario *s, const cJSON *measure, const char *file, bench_err *e)
+{
+    if (check_object(measure, file, "$.measure", e) != 0)
+        return -1;
+    const char *allowed[N_POLICY_FIELDS + 1];
+    for (size_t i = 0; i < N_POLICY_FIELDS; i++)
+        allowed[i] = policy_fields[i].name;
+    allowed[N_POLICY_FIELDS] = NULL;
+    if (check_fields(measure, allowed, file, "$.measure", e) != 0)
+        return -1;
+    for (const cJSON *it = measure->child; it; it = it->next) {
+        const struct policy_field *f = policy_field_find(it->string);
+        char path[128];
+        snprintf(path, sizeof path, "$.measure.%s", it->string);
+        if (f->is_int ? !json_is_integer(it) : !cJSON_IsNumber(it))
+            return fail_at(e, file, path, f->is_int ? "must be an integer" : "must be a number",
+                           it);
+        if (it->valuedouble < f->min || it->valuedouble > f->max) {
+            char what[96];
+            snprintf(what, sizeof what, "must be in [%g, %g]", f->min, f->max);
+            return fail_at(e, file, path, what, it);
+        }
+        set_policy_field(&s->policy, f, it->valuedouble);
+    }
+    return check_policy(&s->policy, file, e);
+}
+
+static int parse_counters(bench_scenario *s, const cJSON *counters, const char *file,
+                          bench_err *e)
+{
+    if (!cJSON_IsArray(counters))
+        return fail_at(e, file, "$.counters", "must be a list of PAPI event names", counters);
+    size_t n = (size_t)cJSON_GetArraySize(counters);
+    s->counters = calloc(n + 1, sizeof *s->counters);
+    if (!s->counters)
+        return bench_err_set(e, "%s: out of memory", file);
+    size_t i = 0;
+    for (const cJSON *it = counters->child; it; it = it->next, i++) {
+        char path[64];
+        snprintf(path, sizeof path, "$.counters[%zu]", i);
+        if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) > 90)
+            return fail_at(e, file, path, "must be a PAPI event name of 1-90 characters", it);
+        s->counters[i] = bench_strdup(it->valuestring);
+        if (!s->counters[i])
+            return bench_err_set(e, "%s: out of memory", file);
+        s->n_counters = i + 1;
+    }
+    return 0;
+}
+
+static bool name_is_valid(const char *name)
+{
+    if (!name[0] || strlen(name) > 64)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-' || *p == '.'))
+            return false;
+    return true;
+}
+
+/* Line and column (1-based) of offset pos in text. */
+static void line_col(const char *text, size_t pos, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < pos && text[i]; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+static int fill_defaults(bench_scenario *s, bench_err *e)
+{
+    const bench_workload *w = s->workload;
+    s->fixed = w->n_params ? calloc(w->n_params, sizeof *s->fixed) : NULL;
+    if (w->n_params && !s->fixed)
+        return bench_err_set(e, "%s: out of memory", s->path);
+    for (size_t i = 0; i < w->n_params; i++) {
+        s->fixed[i].type = w->params[i].type;
+        if (!w->params[i].def)
+            continue;
+        bench_err why;
+        if (bench_value_parse(&w->params[i], w->params[i].def, &s->fixed[i], &why) != 0)
+            return bench_err_set(e, "internal error: default of %s.%s: %s", w->name,
+                                 w->params[i].name, why.msg);
+    }
+    return 0;
+}
+
+/* A parameter without a default must be given in "params" or swept. */
+static int check_required(const bench_scenario *s, const cJSON *params, bench_err *e)
+{
+    const bench_workload *w = s->workload;
+    for (size_t i = 0; i < w->n_params; i++) {
+        if (w->params[i].def || bench_scenario_axis(s, (int)i))
+            continue;
+        if (params && cJSON_GetObjectItemCaseSensitive(params, w->params[i].name))
+            continue;
+        return bench_err_set(e, "%s: $.params: missing required parameter '%s' (%s)", s->path,
+                             w->params[i].name, w->params[i].description);
+    }
+    return 0;
+}
+
+int bench_scenario_parse(const char *path, const char *text, bench_scenario **out, bench_err *e)
+{
+    static const char *const top_fields[] = {"schema",  "name",    "description", "workload",
+                                             "params",  "sweep",   "measure",     "counters",
+                                             NULL};
+    *out = NULL;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        if (!at)
+            at = end ? end : text;
+        int line, col;
+        line_col(text, (size_t)(at - text), &line, &col);
+        return bench_err_set(e, "%s: $: invalid JSON at line %d, column %d (near \"%.20s\")",
+                             path, line, col, at);
+    }
+    bench_scenario *s = calloc(1, sizeof *s);
+    if (!s) {
+        cJSON_Delete(root);
+        return bench_err_set(e, "%s: out of memory", path);
+    }
+    s->path = bench_strdup(path);
+    s->policy = bench_policy_default();
+    if (!s->path) {
+        bench_err_set(e, "%s: out of memory", path);
+        goto fail;
+    }
+    if (!cJSON_IsObject(root)) {
+        fail_at(e, path, "$", "must be a JSON object", root);
+        goto fail;
+    }
+    if (check_fields(root, top_fields, path, "$", e) != 0)
+        goto fail;
+
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
+    if (schema && !(cJSON_IsString(schema) && strcmp(schema->valuestring, BENCH_SCENARIO_SCHEMA) == 0)) {
+        fail_at(e, path, "$.schema", "must be \"" BENCH_SCENARIO_SCHEMA "\"", schema);
+        goto fail;
+    }
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
+    if (!name) {
+        fail_at(e, path, "$.name", "missing required field", NULL);
+        goto fail;
+    }
+    if (!cJSON_IsString(name) || !name_is_valid(name->valuestring)) {
+        fail_at(e, path, "$.name", "must be 1-64 characters of [A-Za-z0-9_.-]", name);
+        goto fail;
+    }
+    const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "description");
+    if (desc && !cJSON_IsString(desc)) {
+        fail_at(e, path, "$.description", "must be a string", desc);
+        goto fail;
+    }
+    const cJSON *wl = cJSON_GetObjectItemCaseSensitive(root, "workload");
+    if (!wl) {
+        fail_at(e, path, "$.workload", "missing required field", NULL);
+        goto fail;
+    }
+    if (!cJSON_IsString(wl)) {
+        fail_at(e, path, "$.workload", "must be a string", wl);
+        goto fail;
+    }
+    s->workload = bench_workload_find(wl->valuestring);
+    if (!s->workload) {
+        char what[256] = "unknown workload; known:";
+        for (size_t i = 0; bench_workloads[i]; i++) {
+            strncat(what, " ", sizeof what - strlen(what) - 1);
+            strncat(what, bench_workloads[i]->name, sizeof what - strlen(what) - 1);
+        }
+        fail_at(e, path, "$.workload", what, wl);
+        goto fail;
+    }
+    s->name = bench_strdup(name->valuestring);
+    s->description = bench_strdup(desc ? desc->valuestring : "");
+    if (!s->name || !s->description) {
+        bench_err_set(e, "%s: out of memory", path);
+        goto fail;
+    }
+    if (fill_defaults(s, e) != 0)
+        goto fail;
+
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(root, "params");
+    const cJSON *sweep = cJSON_GetObjectItemCaseSensitive(root, "sweep");
+    const cJSON *measure = cJSON_GetObjectItemCaseSensitive(root, "measure");
+    const cJSON *counters = cJSON_GetObjectItemCaseSensitive(root, "counters");
+    if (params && parse_params(s, params, path, e) != 0)
+        goto fail;
+    if (sweep && parse_sweep(s, sweep, params, path, e) != 0)
+        goto fail;
+    if (measure && parse_measure(s, measure, path, e) != 0)
+        goto fail;
+    if (counters && parse_counters(s, counters, path, e) != 0)
+        goto fail;
+    if (check_required(s, params, e) != 0)
+        goto fail;
+    cJSON_Delete(root);
+    *out = s;
+    return 0;
+
+fail:
+    cJSON_Delete(root);
+    bench_scenario_free(s);
+    return -1;
+}
+
+int bench_scenario_load(const char *path, bench_scenario **out, bench_err *e)
+{
+    *out = NULL;
+    char *text = bench_read_file(path, NULL, e);
+    if (!text)
+        return -1;
+    int r = bench_scenario_parse(path, text, out, e);
+    free(text);
+    return r;
+}
+
+/* Splits "a,b,c" into values of spec's type for a sweep set from the command line. */
+static int parse_list(const bench_param_spec *spec, const char *text, bench_axis *axis,
+                      const char *assignment, bench_err *e)
+{
+    size_t n = 1;
+    for (const char *p = text; *p; p++)
+        n += *p == ',';
+    axis->values = calloc(n, sizeof *axis->values);
+    char *copy = bench_strdup(text);
+    if (!axis->values || !copy) {
+        free(copy);
+        return bench_err_set(e, "--set %s: out of memory", assignment);
+    }
+    char *tok = copy;
+    for (size_t i = 0; i < n; i++) {
+        char *comma = strchr(tok, ',');
+        if (comma)
+            *comma = '\0';
+        bench_err why;
+        if (bench_value_parse(spec, tok, &axis->values[i], &why) != 0) {
+            bench_err_set(e, "--set %s: value %zu: %s", assignment, i + 1, why.msg);
+            free(copy);
+            return -1;
+        }
+        axis->n_values = i + 1;
+        for (size_t k = 0; k < i; k++) {
+            if (bench_value_equal(&axis->values[k], &axis->values[i])) {
+                bench_err_set(e, "--set %s: duplicate sweep value \"%s\"", assignment, tok);
+                free(copy);
+                return -1;
+            }
+        }
+        tok = comma ? comma + 1 : tok + strlen(tok);
+    }
+    free(copy);
+    return 0;
+}
+
+int bench_scenario_apply_set(bench_scenario *s, const char *assignment, bench_err *e)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment)
+        return bench_err_set(e, "--set %s: expected KEY=VALUE", assignment);
+    char key[128];
+    size_t klen = (size_t)(eq - assignment);
+    if (klen >= sizeof key)
+        return bench_err_set(e, "--set %s: key too long", assignment);
+    memcpy(key, assignment, klen);
+    key[klen] = '\0';
+    const char *text = eq + 1;
+
+    if (strncmp(key, "measure.", 8) == 0) {
+        const struct policy_field *f = policy_field_find(key + 8);
+        if (!f)
+            return bench_err_set(e, "--set %s: unknown measurement field '%s'", assignment,
+                                 key + 8);
+        char *end;
+        double v = strtod(text, &end);
+        if (end == text || *end || !isfinite(v) || (f->is_int && v != floor(v)))
+            return bench_err_set(e, "--set %s: must be %s (got \"%s\")", assignment,
+                                 f->is_int ? "an integer" : "a number", text);
+        if (v < f->min || v > f->max)
+            return bench_err_set(e, "--set %s: must be in [%g, %g] (got %s)", assignment, f->min,
+                                 f->max, text);
+        bench_policy p = s->policy;
+        set_policy_field(&p, f, v);
+        bench_err why;
+        if (check_policy(&p, "--set", &why) != 0)
+            return bench_err_set(e, "--set %s: %s", assignment, strchr(why.msg, '$'));
+        s->policy = p;
+        return 0;
+    }
+
+    int idx = bench_workload_param_index(s->workload, key);
+    if (idx < 0)
+        return bench_err_set(e, "--set %s: unknown parameter '%s' of workload '%s'", assignment,
+                             key, s->workload->name);
+    const bench_param_spec *spec = &s->workload->params[idx];
+    if (*text == '\0')
+        return bench_err_set(e, "--set %s: empty value", assignment);
+    if (strchr(text, ',')) {
+        bench_axis axis = {.param = idx};
+        if (parse_list(spec, text, &axis, assignment, e) != 0) {
+            axis_clear(&axis);
+            return -1;
+        }
+        bench_axis *existing = (bench_axis *)bench_scenario_axis(s, idx);
+        if (existing) {
+            axis_clear(existing);
+            *existing = axis;
+            return 0;
+        }
+        bench_axis *grown = realloc(s->axes, (s->n_axes + 1) * sizeof *s->axes);
+        if (!grown) {
+            axis_clear(&axis);
+            return bench_err_set(e, "--set %s: out of memory", assignment);
+        }
+        s->axes = grown;
+        s->axes[s->n_axes++] = axis;
+        return 0;
+    }
+    bench_value v;
+    bench_err why;
+    if (bench_value_parse(spec, text, &v, &why) != 0)
+        return bench_err_set(e, "--set %s: %s", assignment, why.msg);
+    remove_axis(s, idx);
+    return set_fixed(s, idx, &v);
+}
+
+cJSON *bench_scenario_to_json(const bench_scenario *s)
+{
+    const bench_workload *w = s->workload;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *params = cJSON_AddObjectToObject(root, "params");
+    cJSON *sweep = cJSON_AddObjectToObject(root, "sweep");
+    cJSON *measure = cJSON_AddObjectToObject(root, "measure");
+    if (!params || !sweep || !measure)
+        goto oom;
+    cJSON_AddStringToObject(root, "schema", BENCH_SCENARIO_SCHEMA);
+    cJSON_AddStringToObject(root, "name", s->name);
+    cJSON_AddStringToObject(root, "description", s->description);
+    cJSON_AddStringToObject(root, "workload", w->name);
+    for (size_t i = 0; i < w->n_params; i++) {
+        if (bench_scenario_axis(s, (int)i))
+            continue;
+        cJSON *v = bench_value_to_json(&s->fixed[i]);
+        if (!v)
+            goto oom;
+        cJSON_AddItemToObject(params, w->params[i].name, v);
+    }
+    for (size_t a = 0; a < s->n_axes; a++) {
+        cJSON *list = cJSON_AddArrayToObject(sweep, w->params[s->axes[a].param].name);
+        if (!list)
+            goto oom;
+        for (size_t j = 0; j < s->axes[a].n_values; j++) {
+            cJSON *v = bench_value_to_json(&s->axes[a].values[j]);
+            if (!v)
+                goto oom;
+            cJSON_AddItemToArray(list, v);
+        }
+    }
+    for (size_t i = 0; i < N_POLICY_FIELDS; i++) {
+        const struct policy_field *f = &policy_fields[i];
+        const char *base = (const char *)&s->policy;
+        double v = f->is_int ? (double)*(const int64_t *)(base + f->offset)
+                             : *(const double *)(base + f->offset);
+        if (!cJSON_AddNumberToObject(measure, f->name, v))
+            goto oom;
+    }
+    if (s->counters) {
+        cJSON *list = cJSON_AddArrayToObject(root, "counters");
+        if (!list)
+            goto oom;
+        for (size_t i = 0; i < s->n_counters; i++)
+            cJSON_AddItemToArray(list, cJSON_CreateString(s->counters[i]));
+    }
+    return root;
+oom:
+    cJSON_Delete(root);
+    return NULL;
+}
+
+void bench_scenario_free(bench_scenario *s)
+{
+    if (!s)
+        return;
+    if (s->fixed)
+        for (size_t i = 0; i < s->workload->n_params; i++)
+            bench_value_clear(&s->fixed[i]);
+    free(s->fixed);
+    for (size_t i = 0; i < s->n_axes; i++)
+        axis_clear(&s->axes[i]);
+    free(s->axes);
+    for (size_t i = 0; i < s->n_counters; i++)
+        free(s->counters[i]);
+    free(s->counters);
+    free(s->path);
+    free(s->name);
+    free(s->description);
+    free(s);
+}

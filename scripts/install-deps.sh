@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs, only when missing, every Debian package that lore's build, tests and
+# reports need. Idempotent: a second run installs nothing and exits 0.
+# Works as root or through sudo; prints what it installs.
+set -euo pipefail
+
+packages=(
+    build-essential cmake pkg-config git
+    libopenblas-dev libsqlite3-dev libcjson-dev libcmocka-dev
+    libpapi-dev libsde1 papi-tools
+    gnuplot-nox valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    [ "${1:-}" = "--quiet" ] || echo "install-deps: all packages present"
+    exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+else
+    echo "install-deps: missing packages (${missing[*]}) and not root, no sudo" >&2
+    exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
