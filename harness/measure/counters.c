@@ -104,12 +104,34 @@ static int group_for(bench_counters *c, int component)
     return c->n_groups++;
 }
 
+/* PAPI's SDE component accepts any name (a library may register it later), so
+ * a typo would read as a silent 0: check lore's names against the engine's table. */
+static bool is_unknown_lore_event(const char *name)
+{
+    static const char prefix[] = "sde:::lore::";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return false;
+    for (size_t i = 0; i < lore_counter_count(); i++)
+        if (strcmp(name + sizeof prefix - 1, lore_counter_name((lore_counter)i)) == 0)
+            return false;
+    return true;
+}
+
 static void add_event(bench_counters *c, event *ev)
 {
+    if (is_unknown_lore_event(ev->name)) {
+        snprintf(ev->reason, sizeof ev->reason,
+                 "the engine has no counter of that name (see lore::* in the README)");
+        return;
+    }
     int code = 0;
     int r = PAPI_event_name_to_code(ev->name, &code);
     if (r != PAPI_OK) {
-        explain(ev, r, -1);
+        if (strncmp(ev->name, "PAPI_", 5) == 0 && r == PAPI_ENOEVNT)
+            explain(ev, r, -1);
+        else
+            snprintf(ev->reason, sizeof ev->reason,
+                     "PAPI does not know this event on this machine (%s)", PAPI_strerror(r));
         return;
     }
     int component = PAPI_get_event_component(code);

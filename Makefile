@@ -1,0 +1,49 @@
+# A thin wrapper over CMake. The two commands a person needs: `make test` and
+# `make bench`; both install missing system packages first.
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+LORE_BENCH = $(BUILD_DIR)/lore-bench
+# The default benchmark suite, in the order it runs.
+BENCH_SUITE ?= scenarios/smoke.json scenarios/overhead.json scenarios/calibration.json \
+               scenarios/stream.json
+BENCH_ARGS ?=
+
+.PHONY: all deps build test bench asan memcheck format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh --quiet
+
+build: deps
+	@[ -f $(BUILD_DIR)/CMakeCache.txt ] || \
+		cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLORE_WERROR=ON
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	@set -e; for s in $(BENCH_SUITE); do \
+		echo "== $$s"; \
+		$(LORE_BENCH) run $$s $(BENCH_ARGS); \
+	done
+
+# Every test under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: deps
+	@[ -f build-asan/CMakeCache.txt ] || \
+		cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLORE_SANITIZE=ON -DLORE_WERROR=ON
+	@cmake --build build-asan -j$(JOBS)
+	cd build-asan && ctest --output-on-failure -j$(JOBS)
+
+# Every unit test under valgrind memcheck; any leak or invalid access fails.
+memcheck: build
+	@scripts/memcheck.sh $(BUILD_DIR)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan
