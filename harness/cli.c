@@ -146,25 +146,23 @@ static int apply_blas_core(const char *request, char **argv)
     return BENCH_EXIT_RUNTIME;
 }
 
-/* After a --blas-core re-exec: say which core actually runs, and check its results. */
-static int verify_blas_core(void)
+/* With --blas-core: say which core actually runs, and check its results. */
+static int verify_blas_core(const char *request, bench_host *host)
 {
     const char *wanted = getenv(REEXEC_ENV);
-    if (!wanted)
-        return BENCH_EXIT_OK;
-    lore_blas_info info;
-    lore_blas_get_info(&info);
-    if (strcasecmp(info.core, wanted) != 0)
+    if (wanted && strcasecmp(host->blas.core, wanted) != 0)
         fprintf(stderr,
                 "lore-bench: --blas-core: asked OpenBLAS for %s, it runs %s (this build of "
                 "OpenBLAS may not have that kernel)\n",
-                wanted, info.core);
+                wanted, host->blas.core);
     bench_err e = {{0}};
     if (bench_blas_self_check(&e) != 0) {
         fprintf(stderr, "lore-bench: %s\n", e.msg);
         return BENCH_EXIT_RUNTIME;
     }
-    fprintf(stderr, "lore-bench: BLAS core %s passed the sgemm self-check\n", info.core);
+    fprintf(stderr, "lore-bench: BLAS core %s passed the sgemm self-check\n", host->blas.core);
+    snprintf(host->blas_core_request, sizeof host->blas_core_request, "%s", request);
+    host->blas_self_check_passed = true;
     return BENCH_EXIT_OK;
 }
 
@@ -288,12 +286,13 @@ static int cmd_run(int argc, char **argv)
     rc = prepare_output(dir);
     if (rc != BENCH_EXIT_OK)
         goto done;
-    rc = verify_blas_core();
-    if (rc != BENCH_EXIT_OK)
-        goto done;
-
     bench_host host;
     bench_host_collect(&host);
+    if (o.blas_core) {
+        rc = verify_blas_core(o.blas_core, &host);
+        if (rc != BENCH_EXIT_OK)
+            goto done;
+    }
     if (host.blas_generic_on_simd_cpu)
         fprintf(stderr,
                 "\nlore-bench: WARNING: %s\n"

@@ -565,7 +565,9 @@ cJSON *bench_host_to_json(const bench_host *h)
         !cJSON_AddNumberToObject(blas, "threads_max", h->blas.n_threads_max) ||
         !add_string_or_null(blas, "coretype_env", h->blas_coretype_env) ||
         !add_bool(blas, "generic_on_simd_cpu", h->blas_generic_on_simd_cpu) ||
-        !add_string_or_null(blas, "warning", h->blas_warning))
+        !add_string_or_null(blas, "warning", h->blas_warning) ||
+        !add_string_or_null(blas, "core_request", h->blas_core_request) ||
+        !add_bool(blas, "self_check_passed", h->blas_self_check_passed))
         goto fail;
 
     if (h->calibrated) {

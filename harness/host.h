@@ -43,6 +43,10 @@ typedef struct bench_host {
      * blas_warning then says so and how to fix it. */
     bool blas_generic_on_simd_cpu;
     char blas_warning[320];
+    /* --blas-core: what was asked ("auto", "SkylakeX"; "" when not used) and
+     * whether the sgemm self-check passed on the core that then ran. */
+    char blas_core_request[64];
+    bool blas_self_check_passed;
     /* Calibration; calibrated is false until bench_host_calibrate succeeds. */
     bool calibrated;
     double calib_sgemm_gflops;  /* 1 BLAS thread, 256^3 */
