@@ -3,7 +3,8 @@
  *
  * The sample buffer is allocated once per run (max_samples x repetitions) and
  * touched before the first point, so the loop never allocates and the buffer's
- * pages are already resident when a point's peak RSS is reset.
+ * pages are already resident when a point's peak RSS is reset. A point's own
+ * copy of its samples is made after its RSS is read.
  */
 #include "runner.h"
 
@@ -15,13 +16,18 @@
 #include "measure/clock.h"
 #include "measure/counters.h"
 
-#define MAX_SAMPLE_BUFFER ((size_t)64 * 1024 * 1024) /* samples: 512 MiB */
 
 volatile sig_atomic_t bench_stop_requested = 0;
 
+/* The first signal asks for a clean stop; a second one (an operation that
+ * takes too long) ends the process the default way. */
 static void on_signal(int sig)
 {
-    (void)sig;
+    if (bench_stop_requested) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
     bench_stop_requested = 1;
 }
 
@@ -39,7 +45,7 @@ typedef struct loop_ctx {
     const bench_workload *w;
     void *state;
     const bench_policy *policy;
-    int64_t *samples; /* capacity: policy->max_samples per window */
+    int64_t *samples; /* where the current window writes: max_samples free slots */
     bench_err err;
 } loop_ctx;
 
@@ -136,7 +142,7 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
 {
     const bench_workload *w = s->workload;
     const bench_policy *policy = &s->policy;
-    loop_ctx c = {.w = w, .policy = policy, .samples = samples};
+    loop_ctx c = {.w = w, .policy = policy};
     int64_t t_point = bench_clock_ns();
     r->point = pi;
     r->ok = true;
@@ -155,14 +161,14 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
 
     size_t n_reps = (size_t)policy->repetitions;
     r->reps = calloc(n_reps, sizeof *r->reps);
-    r->samples_ns = malloc(n_reps * (size_t)policy->max_samples * sizeof *r->samples_ns);
-    if (!r->reps || !r->samples_ns) {
-        fail_point(r, "out of memory for samples");
+    if (!r->reps) {
+        fail_point(r, "out of memory for repetitions");
         goto teardown;
     }
     r->min_samples_met = true;
     bench_counters_reset(cs);
     for (size_t k = 0; k < n_reps && !bench_stop_requested; k++) {
+        c.samples = samples + r->n_samples;
         bench_counters_start(cs);
         int rc = measure_window(&c, &r->reps[k]);
         bench_counters_stop(cs);
@@ -170,7 +176,6 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
             fail_point(r, c.err.msg);
             goto teardown;
         }
-        memcpy(r->samples_ns + r->n_samples, samples, r->reps[k].n_samples * sizeof *samples);
         r->n_samples += r->reps[k].n_samples;
         r->wall_ns += r->reps[k].wall_ns;
         r->n_reps = k + 1;
@@ -182,6 +187,12 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
 
     bench_rss_read(&r->rss_after);
     r->rss_peak_bytes = r->rss_after.peak_bytes;
+    r->samples_ns = malloc(r->n_samples * sizeof *r->samples_ns);
+    if (!r->samples_ns) {
+        fail_point(r, "out of memory for samples");
+        goto teardown;
+    }
+    memcpy(r->samples_ns, samples, r->n_samples * sizeof *samples);
     r->items_per_op = w->items_per_op(c.state);
     for (size_t k = 0; k < r->n_reps; k++)
         r->reps[k].items_per_s = r->reps[k].wall_ns > 0 ? r->items_per_op * r->reps[k].n_samples /
@@ -227,25 +238,18 @@ int bench_runner_run(const bench_scenario *s, const bench_grid *g, bench_progres
 {
     *out = NULL;
     const bench_policy *policy = &s->policy;
-    if ((size_t)policy->max_samples > MAX_SAMPLE_BUFFER)
-        return bench_err_set(e, "%s: $.measure.max_samples: at most %zu (got %lld)", s->path,
-                             MAX_SAMPLE_BUFFER, (long long)policy->max_samples);
 
+    size_t capacity = (size_t)policy->max_samples * (size_t)policy->repetitions;
     bench_run *run = calloc(1, sizeof *run);
-    int64_t *samples = malloc((size_t)policy->max_samples * sizeof *samples);
+    int64_t *samples = malloc(capacity * sizeof *samples);
     bench_counters *cs = NULL;
     if (!run || !samples || !(run->points = calloc(g->n_points, sizeof *run->points))) {
-        bench_err_set(e, "out of memory for %lld samples", (long long)policy->max_samples);
+        bench_err_set(e, "out of memory for %zu samples", capacity);
         goto fail;
     }
     /* Fault the buffer in now: see the file comment. */
-    memset(samples, 0, (size_t)policy->max_samples * sizeof *samples);
+    memset(samples, 0, capacity * sizeof *samples);
     if (bench_counters_open((const char *const *)s->counters, s->n_counters, &cs, e) != 0)
-        goto fail;
-    if (!s->counters)
-        bench_counters_close(cs), cs = NULL,
-            bench_counters_open(NULL, 0, &cs, e);
-    if (!cs)
         goto fail;
 
     int64_t t0 = bench_clock_ns();

@@ -276,6 +276,12 @@ static int check_policy(const bench_policy *p, const char *file, bench_err *e)
     if (p->max_time_s < p->min_time_s)
         return bench_err_set(e, "%s: $.measure.max_time_s: must be >= min_time_s %g (got %g)",
                              file, p->min_time_s, p->max_time_s);
+    if (p->max_samples * p->repetitions > BENCH_MAX_SAMPLES_TOTAL)
+        return bench_err_set(e,
+                             "%s: $.measure.max_samples: times repetitions must be at most %d "
+                             "(got %lld x %lld)",
+                             file, BENCH_MAX_SAMPLES_TOTAL, (long long)p->max_samples,
+                             (long long)p->repetitions);
     return 0;
 }
 

@@ -21,6 +21,9 @@
 
 #define BENCH_SCENARIO_SCHEMA "lore-scenario/1"
 
+/* Bound on max_samples x repetitions: the runner's sample buffer (8 bytes each). */
+#define BENCH_MAX_SAMPLES_TOTAL (64 * 1024 * 1024)
+
 /* How a point is measured. All of it is settable from the scenario's "measure". */
 typedef struct bench_policy {
     int64_t warmup_ops;  /* operations run before measuring (at least) */
