@@ -278,8 +278,8 @@ static int check_policy(const bench_policy *p, const char *file, bench_err *e)
                              file, p->min_time_s, p->max_time_s);
     if (p->max_samples * p->repetitions > BENCH_MAX_SAMPLES_TOTAL)
         return bench_err_set(e,
-                             "%s: $.measure.max_samples: times repetitions must be at most %d "
-                             "(got %lld x %lld)",
+                             "%s: $.measure.max_samples: max_samples x repetitions must be at "
+                             "most %d (got %lld x %lld)",
                              file, BENCH_MAX_SAMPLES_TOTAL, (long long)p->max_samples,
                              (long long)p->repetitions);
     return 0;
@@ -344,6 +344,9 @@ static int parse_counters(bench_scenario *s, const cJSON *counters, const char *
         snprintf(path, sizeof path, "$.counters[%zu]", i);
         if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) > 90)
             return fail_at(e, file, path, "must be a PAPI event name of 1-90 characters", it);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(s->counters[j], it->valuestring) == 0)
+                return fail_at(e, file, path, "duplicate counter", it);
         s->counters[i] = bench_strdup(it->valuestring);
         if (!s->counters[i])
             return bench_err_set(e, "%s: out of memory", file);
@@ -376,6 +379,44 @@ static void line_col(const char *text, size_t pos, int *line, int *col)
             (*col)++;
         }
     }
+}
+
+/*
+ * Where cJSON stopped. cJSON 1.7 reports a failed object key (a trailing
+ * comma, an unquoted key) one character past the offending one; that
+ * character is the first non-blank after '{' or ',', so step back onto it.
+ */
+static const char *json_error_at(const char *text, const char *at)
+{
+    if (at <= text || at[-1] == '"' || at[-1] == ' ' || at[-1] == '\t' || at[-1] == '\n' ||
+        at[-1] == '\r')
+        return at;
+    const char *q = at - 1;
+    const char *before = q;
+    while (before > text && strchr(" \t\r\n", before[-1]))
+        before--;
+    if (before > text && (before[-1] == '{' || before[-1] == ','))
+        return q;
+    return at;
+}
+
+static int json_syntax_error(const char *path, const char *text, bench_err *e)
+{
+    const char *at = cJSON_GetErrorPtr();
+    if (!at || at < text || at > text + strlen(text))
+        at = text;
+    at = json_error_at(text, at);
+    int line, col;
+    line_col(text, (size_t)(at - text), &line, &col);
+    /* Show the rest of that line only, so the message stays on one line. */
+    int shown = (int)strcspn(at, "\r\n");
+    if (shown > 20)
+        shown = 20;
+    if (shown == 0)
+        return bench_err_set(e, "%s: $: invalid JSON at line %d, column %d (at the end of the line)",
+                             path, line, col);
+    return bench_err_set(e, "%s: $: invalid JSON at line %d, column %d (near \"%.*s\")", path,
+                         line, col, shown, at);
 }
 
 static int fill_defaults(bench_scenario *s, bench_err *e)
@@ -417,17 +458,9 @@ int bench_scenario_parse(const char *path, const char *text, bench_scenario **ou
                                              "params",  "sweep",   "measure",     "counters",
                                              NULL};
     *out = NULL;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        if (!at)
-            at = end ? end : text;
-        int line, col;
-        line_col(text, (size_t)(at - text), &line, &col);
-        return bench_err_set(e, "%s: $: invalid JSON at line %d, column %d (near \"%.20s\")",
-                             path, line, col, at);
-    }
+    cJSON *root = cJSON_ParseWithOpts(text, NULL, 1);
+    if (!root)
+        return json_syntax_error(path, text, e);
     bench_scenario *s = calloc(1, sizeof *s);
     if (!s) {
         cJSON_Delete(root);

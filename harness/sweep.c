@@ -127,8 +127,10 @@ static int parse_filter(const bench_workload *w, const char *text, filter *f, be
 {
     const char *eq = strchr(text, '=');
     size_t klen = eq ? (size_t)(eq - text) : 0;
-    if (!eq || klen == 0 || klen >= sizeof f->key)
+    if (!eq || klen == 0)
         return bench_err_set(e, "--filter %s: expected KEY=VALUE", text);
+    if (klen >= sizeof f->key)
+        return bench_err_set(e, "--filter %.40s...: key too long", text);
     memcpy(f->key, text, klen);
     f->key[klen] = '\0';
     f->text = eq + 1;

@@ -415,7 +415,7 @@ static void test_csv(void **state)
 {
     fixture *f = *state;
     char *text = read_text(f->csv_path);
-    char *rendered = bench_results_csv(f->back);
+    char *rendered = bench_results_csv(f->doc);
     assert_non_null(rendered);
     assert_string_equal(text, rendered); /* rendered from the document, nothing else */
     free(rendered);
@@ -599,6 +599,80 @@ static void test_build_failed_point(void **state)
     cJSON_Delete(doc);
 }
 
+/*
+ * Numbers survive the file exactly: a reader of result.json sees the values the
+ * run measured, and the same values the CSV shows (results.c: "the CSV is
+ * rendered from [the JSON document], so the two can never disagree").
+ *
+ * BUG: results.c bench_results_write writes result.json with cJSON_Print, which
+ * (cJSON 1.7.x print_number) first tries "%1.15g" and keeps it whenever the
+ * re-read value is within one DBL_EPSILON relative of the original, so values
+ * are silently rounded: items_per_s 0.1 + 0.2 = 0.30000000000000004 is written
+ * as 0.3, and a counter value of 9000000000000001 (exactly representable, below
+ * 2^53) is written as 9e+15. result.csv, rendered with "%.17g" from the
+ * in-memory document, keeps the exact values, so the two files disagree.
+ * Expected: each number in result.json reads back bit-identical (print with
+ * "%.17g" or check round trips exactly). Actual: off by one ulp for fractions,
+ * and by 1 or 2 for integers between 2^52 and 2^53.
+ */
+static void test_json_numbers_round_trip_exactly(void **state)
+{
+    fixture *f = *state;
+    int64_t samples[4] = {100, 200, 300, 400};
+    bench_rep_result rep = {.n_samples = 4, .wall_ns = 1000, .items_per_s = 0.1 + 0.2,
+                            .stop_reason = "min_time"};
+    bench_counter_result ctr;
+    memset(&ctr, 0, sizeof ctr);
+    snprintf(ctr.name, sizeof ctr.name, "sde:::lore::sgemm_flops");
+    ctr.available = true;
+    ctr.value = INT64_C(9000000000000001);
+    bench_point_result pr;
+    memset(&pr, 0, sizeof pr);
+    pr.point = 0;
+    pr.ok = true;
+    pr.samples_ns = samples;
+    pr.n_samples = 4;
+    pr.reps = &rep;
+    pr.n_reps = 1;
+    pr.min_samples_met = true;
+    pr.items_per_op = 120;
+    pr.wall_ns = 1000;
+    pr.items_per_s = 0.1 + 0.2;
+    pr.ops_per_s = 4e6;
+    assert_int_equal(bench_stats_summarize(samples, 4, &pr.latency_ns), 0);
+    pr.counters = &ctr;
+    pr.n_counters = 1;
+    bench_run run = {.points = &pr, .n_points = 1};
+    char *argv[] = {"lore-bench"};
+    bench_result_meta meta = {.run_id = "r", .argc = 1, .argv = argv};
+    cJSON *doc = bench_results_build(f->s, f->g, &run, &f->host, &meta);
+    assert_non_null(doc);
+
+    char dir[] = "/tmp/lore-test-results-rt-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/result.json", dir);
+    bench_err e = {{0}};
+    cJSON *back = NULL;
+    int rc_write = bench_results_write(dir, doc, &e);
+    int rc_read = rc_write == 0 ? bench_results_read(path, &back, &e) : -1;
+    double tp = 0, flops = 0;
+    if (back) {
+        const cJSON *p = cJSON_GetArrayItem(get(back, "points"), 0);
+        tp = get_num(get(p, "throughput"), "items_per_s");
+        flops = get_num(get(get(p, "counters"), "sde:::lore::sgemm_flops"), "value");
+    }
+    cJSON_Delete(back);
+    cJSON_Delete(doc);
+    remove_tree(dir);
+    assert_int_equal(rc_write, 0);
+    assert_int_equal(rc_read, 0);
+    if (tp != 0.1 + 0.2 || flops != 9000000000000001.0)
+        fail_msg("items_per_s: wrote %.17g, read back %.17g; counter: wrote 9000000000000001, "
+                 "read back %.17g",
+                 0.1 + 0.2, tp, flops);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -612,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_read_errors),
         cmocka_unit_test(test_build_interrupted_empty_run),
         cmocka_unit_test(test_build_failed_point),
+        cmocka_unit_test(test_json_numbers_round_trip_exactly),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

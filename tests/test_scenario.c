@@ -300,6 +300,7 @@ static void test_parse_integral_float_and_bounds_accepted(void **state)
                                            " \"params\": {\"m\": 64.0, \"n\": 1, \"k\": 16384,"
                                            " \"threads\": 256},\n"
                                            " \"measure\": {\"repetitions\": 1000,"
+                                           " \"max_samples\": 1000,"
                                            " \"min_time_s\": 0, \"max_time_s\": 1e-6}}");
     assert_int_equal(fixed_int(s, "m"), 64);
     assert_int_equal(fixed_int(s, "n"), 1);
@@ -368,7 +369,7 @@ static void test_load_fixture_invalid_json_line_column(void **state)
     assert_located(e.msg, path, "$", NULL);
     assert_has(e.msg, "invalid JSON at line 4, column ");
     /*
-     * BUG: the column is one too far whenever cJSON fails where an object key
+     * Was a bug: the column was one too far whenever cJSON fails where an object key
      * is expected (a trailing comma, an unquoted key): cJSON 1.7.15's
      * parse_string leaves its error offset one past the offending character
      * and scenario.c reports it as is. Here the '}' after "64," is column 24;
@@ -441,13 +442,14 @@ static void test_repo_stream(void **state)
 typedef struct bad_case {
     const char *name;
     const char *text;
-    const char *path;      /* exact JSON path the message must name */
-    const char *got;       /* the value shown as "(got X)", or NULL */
-    const char *has[4];    /* further substrings the message must hold */
+    const char *path;   /* exact JSON path the message must name */
+    const char *got;    /* the value shown as "(got X)", or NULL */
+    const char *has[4]; /* further substrings the message must hold */
 } bad_case;
 
 #define WL "\"name\": \"t\", \"workload\": \"sgemm\""
 
+/* clang-format off */
 static const bad_case bad_cases[] = {
     {"invalid_json", "{\n  \"name\": \"x\",\n  \"workload\": tru\n}", "$", NULL,
      {"invalid JSON", "line 3, column 15", "near \"tru"}},
@@ -536,13 +538,19 @@ static const bad_case bad_cases[] = {
     {"measure_max_samples_below_min_samples",
      "{" WL ", \"measure\": {\"min_samples\": 50, \"max_samples\": 10}}", "$.measure.max_samples",
      "10", {"min_samples"}},
+    {"measure_samples_times_repetitions_too_large",
+     "{" WL ", \"measure\": {\"max_samples\": 100000, \"repetitions\": 1000}}",
+     "$.measure.max_samples", "100000 x 1000", {"repetitions"}},
     {"counters_not_list", "{" WL ", \"counters\": \"PAPI_TOT_CYC\"}", "$.counters",
      "\"PAPI_TOT_CYC\"", {0}},
     {"counters_element_not_string", "{" WL ", \"counters\": [\"PAPI_TOT_CYC\", 5]}",
      "$.counters[1]", "5", {0}},
     {"counters_element_empty", "{" WL ", \"counters\": [\"PAPI_TOT_CYC\", \"\"]}",
      "$.counters[1]", "\"\"", {0}},
+    {"counters_duplicate", "{" WL ", \"counters\": [\"PAPI_TOT_CYC\", \"PAPI_TOT_CYC\"]}",
+     "$.counters[1]", "\"PAPI_TOT_CYC\"", {"duplicate"}},
 };
+/* clang-format on */
 #define N_BAD_CASES (sizeof bad_cases / sizeof bad_cases[0])
 
 static void run_bad_case(void **state)
@@ -646,6 +654,7 @@ typedef struct bad_set {
     const char *has[3];
 } bad_set;
 
+/* clang-format off */
 static const bad_set bad_sets[] = {
     {"set_no_equals", "m512", {"KEY=VALUE"}},
     {"set_empty_key", "=512", {"KEY=VALUE"}},
@@ -653,6 +662,8 @@ static const bad_set bad_sets[] = {
     {"set_unknown_key", "q=1", {"unknown", "'q'", "sgemm"}},
     {"set_bad_value_type", "m=abc", {"integer", "\"abc\""}},
     {"set_float_for_int", "threads=1.5", {"integer", "1.5"}},
+    {"set_leading_blank", "m= 64", {"integer", "\" 64\""}},
+    {"set_trailing_blank", "m=64 ", {"integer", "\"64 \""}},
     {"set_bad_value_in_list", "k=1,x,3", {"integer", "\"x\""}},
     {"set_out_of_range", "threads=1000", {"[1, 256]", "1000"}},
     {"set_out_of_range_in_list", "m=64,0", {"[1, 16384]"}},
@@ -666,7 +677,10 @@ static const bad_set bad_sets[] = {
     {"set_measure_max_time_below_min", "measure.max_time_s=0.1", {"max_time_s", "min_time_s"}},
     {"set_measure_max_samples_below_min", "measure.max_samples=5",
      {"max_samples", "min_samples"}},
+    {"set_measure_samples_times_repetitions", "measure.max_samples=100000000",
+     {"max_samples", "repetitions"}},
 };
+/* clang-format on */
 #define N_BAD_SETS (sizeof bad_sets / sizeof bad_sets[0])
 
 static void run_bad_set(void **state)
@@ -727,8 +741,8 @@ static void test_to_json_full(void **state)
     assert_string_equal(sweep->child->string, "m");
     assert_json_int_list(cJSON_GetObjectItemCaseSensitive(sweep, "m"), (const int64_t[]){64, 128},
                          2);
-    assert_json_int_list(cJSON_GetObjectItemCaseSensitive(sweep, "k"),
-                         (const int64_t[]){1, 2, 3}, 3);
+    assert_json_int_list(cJSON_GetObjectItemCaseSensitive(sweep, "k"), (const int64_t[]){1, 2, 3},
+                         3);
     const cJSON *measure = cJSON_GetObjectItemCaseSensitive(j, "measure");
     assert_true(json_number(measure, "warmup_ops") == 5);
     assert_true(json_number(measure, "warmup_s") == 0.25);
@@ -842,10 +856,10 @@ int main(void)
     for (size_t i = 0; i < N_FIXED; i++)
         tests[n++] = fixed_tests[i];
     for (size_t i = 0; i < N_BAD_CASES; i++)
-        tests[n++] = (struct CMUnitTest){bad_cases[i].name, run_bad_case, NULL, NULL,
-                                         (void *)&bad_cases[i]};
+        tests[n++] =
+            (struct CMUnitTest){bad_cases[i].name, run_bad_case, NULL, NULL, (void *)&bad_cases[i]};
     for (size_t i = 0; i < N_BAD_SETS; i++)
-        tests[n++] = (struct CMUnitTest){bad_sets[i].name, run_bad_set, NULL, NULL,
-                                         (void *)&bad_sets[i]};
+        tests[n++] =
+            (struct CMUnitTest){bad_sets[i].name, run_bad_set, NULL, NULL, (void *)&bad_sets[i]};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

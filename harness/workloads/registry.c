@@ -140,6 +140,10 @@ int bench_value_parse(const bench_param_spec *spec, const char *text, bench_valu
     out->type = spec->type;
     char *end = NULL;
     errno = 0;
+    /* strtoll/strtod skip leading blanks but not trailing ones: accept neither. */
+    if ((spec->type == BENCH_PARAM_INT || spec->type == BENCH_PARAM_FLOAT) &&
+        (text[0] == ' ' || text[0] == '\t'))
+        return bench_err_set(e, "must be %s (got \"%s\")", type_name(spec->type), text);
     switch (spec->type) {
     case BENCH_PARAM_INT: {
         long long x = strtoll(text, &end, 10);
