@@ -9,6 +9,7 @@
 #include "results.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,9 +171,14 @@ static cJSON *point_json(jb *b, const bench_grid *g, const bench_point_result *r
     num(b, rss, "peak_bytes", (double)r->rss_peak_bytes);
     boolean(b, rss, "peak_is_per_point", r->rss_peak_reset);
     add_counters(b, p, r);
-    if (r->metrics) {
-        cJSON *m = cJSON_Duplicate(r->metrics, 1);
-        put(b, p, "metrics", m);
+    cJSON *metrics = obj(b, p, "metrics");
+    const cJSON *m;
+    cJSON_ArrayForEach(m, r->metrics)
+    {
+        cJSON *mo = obj(b, metrics, m->string);
+        num(b, mo, "value", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(m, "value")));
+        str(b, mo, "unit", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "unit")));
+        str(b, mo, "better", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "better")));
     }
     cJSON *reps = arr(b, p, "repetitions");
     for (size_t k = 0; k < r->n_reps && reps; k++) {
@@ -408,10 +414,54 @@ char *bench_results_csv(const cJSON *doc)
     return s.p;
 }
 
+/*
+ * Turns every number of a (copied) tree into its shortest exact text. cJSON
+ * prints 15 significant digits whenever they read back within a relative
+ * 1e-16, which rounds some doubles and integers above 2^52; a result must read
+ * back exactly as measured. Non-finite numbers become null. Returns 0 or -1 (OOM).
+ */
+static int exact_numbers(cJSON *node)
+{
+    for (; node; node = node->next) {
+        if (exact_numbers(node->child) != 0)
+            return -1;
+        if (!cJSON_IsNumber(node))
+            continue;
+        double v = node->valuedouble;
+        if (!isfinite(v)) {
+            node->type = cJSON_NULL;
+            continue;
+        }
+        char buf[40];
+        for (int digits = 15; digits <= 17; digits++) {
+            snprintf(buf, sizeof buf, "%.*g", digits, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+        char *text = bench_strdup(buf);
+        if (!text)
+            return -1;
+        node->type = cJSON_Raw;
+        node->valuestring = text;
+    }
+    return 0;
+}
+
+/* The document as text with exact numbers (caller frees). NULL on OOM. */
+static char *print_exact(const cJSON *doc)
+{
+    cJSON *copy = cJSON_Duplicate(doc, 1);
+    char *text = NULL;
+    if (copy && exact_numbers(copy) == 0)
+        text = cJSON_Print(copy);
+    cJSON_Delete(copy);
+    return text;
+}
+
 int bench_results_write(const char *dir, const cJSON *doc, bench_err *e)
 {
     char path[4096];
-    char *json = cJSON_Print(doc);
+    char *json = print_exact(doc);
     char *csv = bench_results_csv(doc);
     int rc = -1;
     if (!json || !csv) {

@@ -136,7 +136,10 @@ static void fail_point(bench_point_result *r, const char *msg)
     snprintf(r->error, sizeof r->error, "%s", msg);
 }
 
-/* Measures one point into r. Returns 0 (r->ok says whether it worked) or 1 if interrupted. */
+/*
+ * Measures one point into r. Returns 0 (r->ok says whether it worked), or 1 when
+ * a stop request cut the point short (a point whose windows all finished is kept).
+ */
 static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, int64_t *samples,
                      bench_counters *cs, bench_point_result *r)
 {
@@ -150,8 +153,10 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
     bench_rss_read(&r->rss_before);
     r->rss_peak_reset = bench_rss_reset_peak();
     bench_params params = bench_grid_params(g, pi);
+    bool cut_short = false;
     if (w->setup(&params, &c.state, &c.err) != 0) {
         fail_point(r, c.err.msg);
+        r->point_ns = bench_clock_ns() - t_point;
         return 0;
     }
     if (warm_up(&c, r) != 0) {
@@ -167,7 +172,11 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
     }
     r->min_samples_met = true;
     bench_counters_reset(cs);
-    for (size_t k = 0; k < n_reps && !bench_stop_requested; k++) {
+    for (size_t k = 0; k < n_reps; k++) {
+        if (bench_stop_requested) {
+            cut_short = true;
+            goto teardown;
+        }
         c.samples = samples + r->n_samples;
         bench_counters_start(cs);
         int rc = measure_window(&c, &r->reps[k]);
@@ -181,9 +190,11 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
         r->n_reps = k + 1;
         if (r->reps[k].n_samples < (size_t)policy->min_samples)
             r->min_samples_met = false;
+        if (strcmp(r->reps[k].stop_reason, "interrupted") == 0) {
+            cut_short = true;
+            goto teardown;
+        }
     }
-    if (bench_stop_requested)
-        goto teardown;
 
     bench_rss_read(&r->rss_after);
     r->rss_peak_bytes = r->rss_after.peak_bytes;
@@ -221,7 +232,7 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
 teardown:
     w->teardown(c.state);
     r->point_ns = bench_clock_ns() - t_point;
-    return bench_stop_requested ? 1 : 0;
+    return cut_short ? 1 : 0;
 }
 
 static void point_result_clear(bench_point_result *r)

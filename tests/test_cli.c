@@ -1,1 +1,754 @@
-int main(void) { return 1; /* not written yet */ }
+/*
+ * test_cli.c - lore-bench as a user runs it: the built binary is spawned with
+ * stdout and stderr captured to files, and its exit codes, messages and output
+ * folder are checked.
+ *
+ * Bad input of any kind (usage, scenario file, --set, --filter, output folder)
+ * exits 2 with a message naming the file or flag, and creates nothing: those
+ * runs are given an -o folder that must still not exist afterwards. A good run
+ * writes result.json (checked with cJSON) and result.csv and prints the path; a
+ * SIGINT after the first point exits 130 with the finished points written and
+ * the result marked incomplete.
+ *
+ * Every `run` that measures spends about 0.6 s calibrating, so only three do.
+ * Scenario fixtures: tests/fixtures/scenarios/cli_*.json.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "util.h"
+
+extern char **environ;
+
+#define SCENARIOS LORE_FIXTURES_DIR "/scenarios"
+#define TINY SCENARIOS "/cli_tiny.json"
+#define SLOW SCENARIOS "/cli_slow.json"
+
+enum { MAX_ARGS = 32 };
+
+/* The folder every test writes under; made in the group setup. */
+static char base_dir[64];
+
+typedef struct proc {
+    pid_t pid;
+    char out_path[256];
+    char err_path[256];
+    int code;      /* exit status, or 128 + signal */
+    bool signaled; /* ended by a signal rather than exit() */
+    char *out;     /* captured stdout (NUL-terminated) */
+    char *err;     /* captured stderr */
+} proc;
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static char *slurp(const char *path)
+{
+    bench_err e = {{0}};
+    char *text = bench_read_file(path, NULL, &e);
+    if (!text)
+        fail_msg("%s", e.msg);
+    return text;
+}
+
+static bool path_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* base_dir/name into buf. */
+static const char *in_base(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", base_dir, name);
+    return buf;
+}
+
+/* Starts lore-bench with args (NULL-terminated) and stdout/stderr to files. */
+static void start_bench(proc *p, const char *tag, const char *const *args)
+{
+    static int seq = 0;
+    memset(p, 0, sizeof *p);
+    snprintf(p->out_path, sizeof p->out_path, "%s/%s-%d.out", base_dir, tag, seq);
+    snprintf(p->err_path, sizeof p->err_path, "%s/%s-%d.err", base_dir, tag, seq);
+    seq++;
+
+    char *argv[MAX_ARGS + 2];
+    size_t n = 0;
+    argv[n++] = (char *)LORE_BENCH_BIN;
+    for (; args[n - 1]; n++) {
+        assert_true(n <= MAX_ARGS);
+        argv[n] = (char *)args[n - 1];
+    }
+    argv[n] = NULL;
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+    assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
+    assert_int_equal(
+        posix_spawn_file_actions_addopen(&fa, 1, p->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644),
+        0);
+    assert_int_equal(
+        posix_spawn_file_actions_addopen(&fa, 2, p->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644),
+        0);
+    /* The child gets default SIGINT handling and an empty mask, whatever ours are. */
+    assert_int_equal(posix_spawnattr_init(&attr), 0);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawn(&p->pid, LORE_BENCH_BIN, &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0)
+        fail_msg("cannot spawn %s: %s", LORE_BENCH_BIN, strerror(rc));
+}
+
+/* Waits (at most timeout_s, then kills) and reads what the process wrote. */
+static void finish_bench(proc *p, double timeout_s)
+{
+    double deadline = now_s() + timeout_s;
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(p->pid, &status, WNOHANG);
+        if (r == p->pid)
+            break;
+        if (r < 0 && errno != EINTR)
+            fail_msg("waitpid: %s", strerror(errno));
+        if (now_s() > deadline) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &status, 0);
+            fail_msg("lore-bench did not finish within %.0f s", timeout_s);
+        }
+        sleep_ms(5);
+    }
+    p->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    p->signaled = WIFSIGNALED(status);
+    p->out = slurp(p->out_path);
+    p->err = slurp(p->err_path);
+}
+
+static void run_bench(proc *p, const char *tag, const char *const *args)
+{
+    start_bench(p, tag, args);
+    finish_bench(p, 30);
+}
+
+static void proc_free(proc *p)
+{
+    free(p->out);
+    free(p->err);
+    p->out = p->err = NULL;
+}
+
+/* Fails, showing the captured output, when needle is not in hay. */
+static void has(const proc *p, const char *hay, const char *needle)
+{
+    if (!strstr(hay, needle))
+        fail_msg("expected \"%s\" in %s\n--- stdout:\n%s--- stderr:\n%s", needle,
+                 hay == p->out ? "stdout" : "stderr", p->out, p->err);
+}
+
+static void exits(const proc *p, int code)
+{
+    if (p->code != code)
+        fail_msg("exit %d, expected %d\n--- stdout:\n%s--- stderr:\n%s", p->code, code, p->out,
+                 p->err);
+}
+
+/*
+ * Runs args, expects exit 2 with every needle (NULL-terminated) in stderr, no
+ * measuring, and the folder `untouched` (may be NULL) still absent.
+ */
+static void usage_error(const char *tag, const char *const *args, const char *const *needles,
+                        const char *untouched)
+{
+    proc p;
+    run_bench(&p, tag, args);
+    exits(&p, 2);
+    for (size_t i = 0; needles[i]; i++)
+        has(&p, p.err, needles[i]);
+    if (strstr(p.err, "calibration"))
+        fail_msg("bad input got as far as calibration:\n%s", p.err);
+    assert_string_equal(p.out, "");
+    if (untouched && path_exists(untouched))
+        fail_msg("%s was created by a run that failed", untouched);
+    proc_free(&p);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    chmod(path, 0700);
+    remove(path);
+    return 0;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(base_dir, sizeof base_dir, "/tmp/lore-test-cli-XXXXXX");
+    if (!mkdtemp(base_dir))
+        return -1;
+    if (access(LORE_BENCH_BIN, X_OK) != 0) {
+        fprintf(stderr, "group setup: %s is not executable\n", LORE_BENCH_BIN);
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    /* chmod on the way down too: a 0500 folder must be opened to be emptied. */
+    chmod(base_dir, 0700);
+    nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+/* Parses DIR/result.json; caller deletes. */
+static cJSON *load_result(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/result.json", dir);
+    char *text = slurp(path);
+    cJSON *doc = cJSON_Parse(text);
+    free(text);
+    if (!doc)
+        fail_msg("%s is not valid JSON", path);
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(doc, "schema");
+    assert_true(cJSON_IsString(schema));
+    assert_string_equal(schema->valuestring, "lore-bench/1");
+    assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "points")));
+    return doc;
+}
+
+static double num_at(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b)
+        x = cJSON_GetObjectItemCaseSensitive(x, b);
+    if (!cJSON_IsNumber(x))
+        fail_msg("%s%s%s is not a number", a, b ? "." : "", b ? b : "");
+    return x->valuedouble;
+}
+
+static size_t count_lines(const char *text)
+{
+    size_t n = 0;
+    for (const char *c = text; *c; c++)
+        n += *c == '\n';
+    return n;
+}
+
+/* The folder holds exactly result.json and result.csv (no probe, no temporaries). */
+static void only_results_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0, n_expected = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        n++;
+        if (strcmp(de->d_name, "result.json") == 0 || strcmp(de->d_name, "result.csv") == 0)
+            n_expected++;
+        else
+            print_message("unexpected file in %s: %s\n", dir, de->d_name);
+    }
+    closedir(d);
+    assert_int_equal(n_expected, 2);
+    assert_int_equal(n, 2);
+}
+
+/* ---- commands -------------------------------------------------------------- */
+
+static void test_no_arguments(void **state)
+{
+    (void)state;
+    const char *args[] = {NULL};
+    const char *needles[] = {"missing command", "lore-bench help", NULL};
+    usage_error("noargs", args, needles, NULL);
+}
+
+static void test_unknown_command(void **state)
+{
+    (void)state;
+    const char *args[] = {"frobnicate", NULL};
+    const char *needles[] = {"unknown command 'frobnicate'", NULL};
+    usage_error("unknown-cmd", args, needles, NULL);
+}
+
+static void test_help(void **state)
+{
+    (void)state;
+    static const char *const forms[] = {"help", "--help", "-h"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *args[] = {forms[i], NULL};
+        proc p;
+        run_bench(&p, "help", args);
+        exits(&p, 0);
+        has(&p, p.out, "usage: lore-bench <command>");
+        has(&p, p.out, "exit codes:");
+        has(&p, p.out, "--dry-run");
+        assert_string_equal(p.err, "");
+        proc_free(&p);
+    }
+}
+
+static void test_version(void **state)
+{
+    (void)state;
+    const char *args[] = {"version", NULL};
+    proc p;
+    run_bench(&p, "version", args);
+    exits(&p, 0);
+    has(&p, p.out, "lore-bench ");
+    has(&p, p.out, "liblore");
+    proc_free(&p);
+}
+
+static void test_list(void **state)
+{
+    (void)state;
+    const char *args[] = {"list", NULL};
+    proc p;
+    run_bench(&p, "list", args);
+    exits(&p, 0);
+    has(&p, p.out, "sgemm:");
+    has(&p, p.out, "stream:");
+    has(&p, p.out, "noop:");
+    has(&p, p.out, "threads");
+    assert_string_equal(p.err, "");
+    proc_free(&p);
+}
+
+/* ---- run: bad input ---------------------------------------------------------- */
+
+static void test_run_usage_errors(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "never-usage");
+    {
+        const char *args[] = {"run", NULL};
+        const char *needles[] = {"run needs a scenario file", NULL};
+        usage_error("run-noscenario", args, needles, NULL);
+    }
+    {
+        const char *args[] = {"run", "-o", out, NULL};
+        const char *needles[] = {"run needs a scenario file", NULL};
+        usage_error("run-noscenario-o", args, needles, out);
+    }
+    {
+        const char *args[] = {"run", TINY, "-o", out, "--bogus", NULL};
+        const char *needles[] = {"unknown option '--bogus'", NULL};
+        usage_error("run-unknown-option", args, needles, out);
+    }
+    {
+        const char *args[] = {"run", TINY, TINY, "-o", out, NULL};
+        const char *needles[] = {"one scenario per run", NULL};
+        usage_error("run-two-scenarios", args, needles, out);
+    }
+    {
+        const char *args[] = {"run", TINY, "-o", NULL};
+        const char *needles[] = {"-o needs a folder", NULL};
+        usage_error("run-o-novalue", args, needles, NULL);
+    }
+    {
+        const char *args[] = {"run", TINY, "-o", out, "--set", NULL};
+        const char *needles[] = {"--set needs KEY=VALUE", NULL};
+        usage_error("run-set-novalue", args, needles, out);
+    }
+    {
+        const char *args[] = {"run", TINY, "-o", out, "--filter", NULL};
+        const char *needles[] = {"--filter needs KEY=VALUE", NULL};
+        usage_error("run-filter-novalue", args, needles, out);
+    }
+}
+
+static void test_run_missing_scenario(void **state)
+{
+    (void)state;
+    char out[256], missing[256];
+    in_base(out, sizeof out, "never-missing");
+    in_base(missing, sizeof missing, "cli_no_such_scenario.json");
+    const char *args[] = {"run", missing, "-o", out, NULL};
+    const char *needles[] = {missing, "cannot open", NULL};
+    usage_error("run-missing", args, needles, out);
+
+    /* A folder given as the scenario. */
+    const char *args_dir[] = {"run", base_dir, "-o", out, NULL};
+    const char *needles_dir[] = {base_dir, "cannot read", NULL};
+    usage_error("run-scenario-is-dir", args_dir, needles_dir, out);
+}
+
+static void test_run_malformed_scenarios(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "never-malformed");
+    {
+        const char *args[] = {"run", SCENARIOS "/cli_bad_json.json", "-o", out, NULL};
+        const char *needles[] = {SCENARIOS "/cli_bad_json.json: $: invalid JSON", "line 4", NULL};
+        usage_error("run-bad-json", args, needles, out);
+    }
+    {
+        const char *args[] = {"run", SCENARIOS "/cli_unknown_field.json", "-o", out, NULL};
+        const char *needles[] = {SCENARIOS "/cli_unknown_field.json: $.measure.min_sample: "
+                                           "unknown field",
+                                 "min_samples", NULL};
+        usage_error("run-unknown-field", args, needles, out);
+    }
+    {
+        const char *args[] = {"run", SCENARIOS "/cli_unknown_workload.json", "-o", out, NULL};
+        const char *needles[] = {SCENARIOS "/cli_unknown_workload.json: $.workload: "
+                                           "unknown workload",
+                                 "no_such_workload", "sgemm", NULL};
+        usage_error("run-unknown-workload", args, needles, out);
+    }
+}
+
+static void test_run_bad_set(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "never-set");
+    static const struct {
+        const char *assignment;
+        const char *why;
+    } cases[] = {
+        {"bogus=1", "unknown parameter 'bogus'"},
+        {"m=abc", "must be an integer"},
+        {"m=0", "must be in"},
+        {"m=8,abc", "value 2"},
+        {"m=8,8", "duplicate sweep value"},
+        {"m=", "empty value"},
+        {"=8", "expected KEY=VALUE"},
+        {"measure.min_time_s=-1", "must be in"},
+        {"measure.bogus=1", "unknown measurement field"},
+        {"measure.max_time_s=0.001", "max_time_s"}, /* below the fixture's min_time_s */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *args[] = {"run", TINY, "-o", out, "--set", cases[i].assignment, NULL};
+        char flag[128];
+        snprintf(flag, sizeof flag, "--set %s", cases[i].assignment);
+        const char *needles[] = {flag, cases[i].why, NULL};
+        usage_error("run-bad-set", args, needles, out);
+    }
+}
+
+static void test_run_bad_filter(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "never-filter");
+    static const struct {
+        const char *filter;
+        const char *why;
+    } cases[] = {
+        {"bogus=1", "--filter bogus=1: unknown key 'bogus'"},
+        {"m=abc", "--filter m=abc: must be an integer"},
+        {"index=x", "--filter index=x"},
+        {"nokey", "--filter nokey: expected KEY=VALUE"},
+        {"m=999", "no point of the sweep matches --filter m=999"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *args[] = {"run", TINY, "-o", out, "--filter", cases[i].filter, NULL};
+        const char *needles[] = {cases[i].why, NULL};
+        usage_error("run-bad-filter", args, needles, out);
+    }
+}
+
+/* ---- run: output folder --------------------------------------------------------- */
+
+static void test_run_output_not_creatable(void **state)
+{
+    (void)state;
+    /* /proc refuses new entries. */
+    {
+        const char *dir = "/proc/lore-test-cli";
+        const char *args[] = {"run", TINY, "-o", dir, NULL};
+        const char *needles[] = {"output folder /proc/lore-test-cli", NULL};
+        usage_error("out-proc", args, needles, dir);
+    }
+    /* Under a regular file, and the regular file itself. */
+    char file[256], under[300];
+    in_base(file, sizeof file, "cli_plain_file");
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("not a folder\n", f);
+    assert_int_equal(fclose(f), 0);
+    snprintf(under, sizeof under, "%s/sub/dir", file);
+    {
+        const char *args[] = {"run", TINY, "-o", under, NULL};
+        const char *needles[] = {under, "Not a directory", NULL};
+        usage_error("out-under-file", args, needles, NULL);
+    }
+    {
+        const char *args[] = {"run", TINY, "-o", file, NULL};
+        const char *needles[] = {file, "not a directory", NULL};
+        usage_error("out-is-file", args, needles, NULL);
+    }
+    char *text = slurp(file);
+    assert_string_equal(text, "not a folder\n");
+    free(text);
+}
+
+static void test_run_output_not_writable(void **state)
+{
+    (void)state;
+    /* Root bypasses permission bits, so a 0500 folder is writable for root and
+     * this case cannot fail there: it is skipped when running as root. */
+    if (geteuid() == 0) {
+        print_message("running as root: the read-only folder case is skipped\n");
+        skip();
+    }
+    char ro[256], inside[300];
+    in_base(ro, sizeof ro, "cli_readonly");
+    assert_int_equal(mkdir(ro, 0700), 0);
+    assert_int_equal(chmod(ro, 0500), 0);
+    snprintf(inside, sizeof inside, "%s/out", ro);
+    {
+        const char *args[] = {"run", TINY, "-o", inside, NULL};
+        const char *needles[] = {"output folder", inside, NULL};
+        usage_error("out-readonly-sub", args, needles, inside);
+    }
+    {
+        /* It exists but cannot be written: the write probe says so. */
+        const char *args[] = {"run", TINY, "-o", ro, NULL};
+        const char *needles[] = {"output folder", ro, "not writable", NULL};
+        usage_error("out-readonly", args, needles, NULL);
+    }
+    char probe[320];
+    snprintf(probe, sizeof probe, "%s/.write-probe", ro);
+    assert_false(path_exists(probe));
+    snprintf(probe, sizeof probe, "%s/result.json", ro);
+    assert_false(path_exists(probe));
+    chmod(ro, 0700);
+}
+
+/* ---- run: dry run, success, filter ------------------------------------------------ */
+
+static void test_run_dry_run(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "never-dry");
+    {
+        const char *args[] = {"run", TINY, "--dry-run", "-o", out, NULL};
+        proc p;
+        run_bench(&p, "dry", args);
+        exits(&p, 0);
+        has(&p, p.out, "2 of 2 points:");
+        has(&p, p.out, "index=0  id=m=8\n");
+        has(&p, p.out, "index=1  id=m=16\n");
+        assert_false(path_exists(out));
+        assert_null(strstr(p.err, "calibration"));
+        proc_free(&p);
+    }
+    {
+        const char *args[] = {"run",     TINY,    "--dry-run", "--filter",
+                              "index=1", "--set", "k=4,9",     NULL};
+        proc p;
+        run_bench(&p, "dry-filter", args);
+        exits(&p, 0);
+        has(&p, p.out, "1 of 4 points:");
+        has(&p, p.out, "index=1  id=m=8,k=9\n");
+        proc_free(&p);
+    }
+}
+
+static void test_run_success(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "ok/nested"); /* -o creates missing parents */
+    const char *args[] = {"run", TINY, "-o", out, "--set", "measure.max_time_s=0.05", NULL};
+    proc p;
+    run_bench(&p, "success", args);
+    exits(&p, 0);
+    char want[320];
+    snprintf(want, sizeof want, "%s/result.json\n", out);
+    assert_string_equal(p.out, want);
+    has(&p, p.err, "[2/2]");
+
+    cJSON *doc = load_result(out);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "complete")));
+    const cJSON *points = cJSON_GetObjectItemCaseSensitive(doc, "points");
+    assert_int_equal(cJSON_GetArraySize(points), 2);
+    static const char *const ids[] = {"m=8", "m=16"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *pt = cJSON_GetArrayItem(points, i);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "id")->valuestring, ids[i]);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "status")->valuestring, "ok");
+        assert_true(num_at(pt, "n_samples", NULL) >= 5);
+        assert_true(num_at(pt, "throughput", "items_per_s") > 0);
+    }
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(doc, "scenario");
+    assert_true(num_at(sc, "n_points_grid", NULL) == 2);
+    assert_true(num_at(sc, "n_points_selected", NULL) == 2);
+    const cJSON *eff = cJSON_GetObjectItemCaseSensitive(sc, "effective");
+    assert_true(num_at(eff, "measure", "max_time_s") == 0.05); /* --set took effect */
+    assert_true(num_at(eff, "measure", "min_samples") == 5);
+    const cJSON *host = cJSON_GetObjectItemCaseSensitive(doc, "host");
+    assert_true(cJSON_IsObject(host));
+    assert_true(num_at(host, "calibration", "sgemm_gflops") > 0);
+    const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(doc, "command");
+    assert_int_equal(cJSON_GetArraySize(cmd), 7);
+    assert_string_equal(cJSON_GetArrayItem(cmd, 6)->valuestring, "measure.max_time_s=0.05");
+    cJSON_Delete(doc);
+
+    char csv_path[320];
+    snprintf(csv_path, sizeof csv_path, "%s/result.csv", out);
+    char *csv = slurp(csv_path);
+    assert_int_equal(strncmp(csv, "index,id,m,n,k,threads,status,", 30), 0);
+    assert_int_equal(count_lines(csv), 3);
+    free(csv);
+    only_results_in(out);
+    proc_free(&p);
+}
+
+static void test_run_filter(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "filtered");
+    const char *args[] = {"run", TINY, "-q", "-o", out, "--filter", "m=16", NULL};
+    proc p;
+    run_bench(&p, "filter", args);
+    exits(&p, 0);
+    assert_null(strstr(p.err, "[1/")); /* -q: no progress lines */
+    cJSON *doc = load_result(out);
+    const cJSON *points = cJSON_GetObjectItemCaseSensitive(doc, "points");
+    assert_int_equal(cJSON_GetArraySize(points), 1);
+    const cJSON *pt = cJSON_GetArrayItem(points, 0);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "id")->valuestring, "m=16");
+    assert_true(num_at(pt, "index", NULL) == 1); /* its index in the full grid */
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(doc, "scenario");
+    assert_true(num_at(sc, "n_points_grid", NULL) == 2);
+    assert_true(num_at(sc, "n_points_selected", NULL) == 1);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "complete")));
+    cJSON_Delete(doc);
+    proc_free(&p);
+}
+
+/* ---- run: interrupted ------------------------------------------------------------- */
+
+static void test_run_sigint(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "interrupted");
+    const char *args[] = {"run", SLOW, "-o", out, NULL};
+    proc p;
+    start_bench(&p, "sigint", args);
+    /* The handler is installed after calibration; wait for the first finished
+     * point (about 0.6 s + 0.3 s) rather than guess, then interrupt the second. */
+    double deadline = now_s() + 20;
+    bool first_done = false;
+    while (!first_done && now_s() < deadline) {
+        sleep_ms(10);
+        char *err = slurp(p.err_path);
+        first_done = strstr(err, "[1/10]") != NULL;
+        free(err);
+        if (waitpid(p.pid, NULL, WNOHANG) == p.pid)
+            fail_msg("lore-bench ended before its first point");
+    }
+    if (!first_done) {
+        kill(p.pid, SIGKILL);
+        waitpid(p.pid, NULL, 0);
+        fail_msg("no point finished within 20 s");
+    }
+    sleep_ms(100);
+    assert_int_equal(kill(p.pid, SIGINT), 0);
+    finish_bench(&p, 20);
+    if (p.signaled)
+        fail_msg("lore-bench was killed by the SIGINT instead of stopping cleanly:\n%s", p.err);
+    exits(&p, 130);
+    has(&p, p.err, "interrupted");
+    has(&p, p.err, "marked incomplete");
+
+    cJSON *doc = load_result(out);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(doc, "complete")));
+    const cJSON *points = cJSON_GetObjectItemCaseSensitive(doc, "points");
+    int n = cJSON_GetArraySize(points);
+    assert_true(n >= 1);
+    assert_true(n < 10);
+    for (int i = 0; i < n; i++) {
+        const cJSON *pt = cJSON_GetArrayItem(points, i);
+        assert_true(num_at(pt, "index", NULL) == i);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "status")->valuestring, "ok");
+    }
+    const cJSON *summary = cJSON_GetObjectItemCaseSensitive(doc, "summary");
+    assert_true(num_at(summary, "n_points_run", NULL) == n);
+    assert_true(num_at(summary, "n_points_skipped", NULL) == 10 - n);
+    assert_true(num_at(cJSON_GetObjectItemCaseSensitive(doc, "scenario"), "n_points_grid", NULL) ==
+                10);
+    cJSON_Delete(doc);
+    only_results_in(out);
+    proc_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_arguments),
+        cmocka_unit_test(test_unknown_command),
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_run_usage_errors),
+        cmocka_unit_test(test_run_missing_scenario),
+        cmocka_unit_test(test_run_malformed_scenarios),
+        cmocka_unit_test(test_run_bad_set),
+        cmocka_unit_test(test_run_bad_filter),
+        cmocka_unit_test(test_run_output_not_creatable),
+        cmocka_unit_test(test_run_output_not_writable),
+        cmocka_unit_test(test_run_dry_run),
+        cmocka_unit_test(test_run_success),
+        cmocka_unit_test(test_run_filter),
+        cmocka_unit_test(test_run_sigint),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

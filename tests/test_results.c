@@ -41,7 +41,7 @@ static const char SCENARIO[] =
     "  \"params\": {\"k\": 5, \"threads\": 1},\n"
     "  \"sweep\": {\"m\": [4, 7], \"n\": [3]},\n"
     "  \"measure\": {\"warmup_ops\": 1, \"warmup_s\": 0, \"min_samples\": 5,\n"
-    "              \"max_samples\": 1000, \"min_time_s\": 0, \"max_time_s\": 0.05,\n"
+    "              \"max_samples\": 1000, \"min_time_s\": 0, \"max_time_s\": 0.5,\n"
     "              \"repetitions\": 2},\n"
     "  \"counters\": [\"sde:::lore::sgemm_flops\", \"sde:::lore::sgemm_calls\",\n"
     "                 \"PAPI_TOT_INS\", \"lore_test_no_such_event\"]\n"
@@ -421,8 +421,8 @@ static void test_csv(void **state)
     free(rendered);
 
     static char fields[128][128];
-    static const char *const head[] = {"index", "id", "m", "n", "k", "threads", "status",
-                                       "n_samples", "throughput_items_per_s"};
+    static const char *const head[] = {
+        "index", "id", "m", "n", "k", "threads", "status", "n_samples", "throughput_items_per_s"};
     char *save = NULL;
     char *line = strtok_r(text, "\n", &save);
     assert_non_null(line);
@@ -604,7 +604,7 @@ static void test_build_failed_point(void **state)
  * run measured, and the same values the CSV shows (results.c: "the CSV is
  * rendered from [the JSON document], so the two can never disagree").
  *
- * BUG: results.c bench_results_write writes result.json with cJSON_Print, which
+ * Was a bug: results.c bench_results_write writes result.json with cJSON_Print, which
  * (cJSON 1.7.x print_number) first tries "%1.15g" and keeps it whenever the
  * re-read value is within one DBL_EPSILON relative of the original, so values
  * are silently rounded: items_per_s 0.1 + 0.2 = 0.30000000000000004 is written
@@ -619,8 +619,8 @@ static void test_json_numbers_round_trip_exactly(void **state)
 {
     fixture *f = *state;
     int64_t samples[4] = {100, 200, 300, 400};
-    bench_rep_result rep = {.n_samples = 4, .wall_ns = 1000, .items_per_s = 0.1 + 0.2,
-                            .stop_reason = "min_time"};
+    bench_rep_result rep = {
+        .n_samples = 4, .wall_ns = 1000, .items_per_s = 0.1 + 0.2, .stop_reason = "min_time"};
     bench_counter_result ctr;
     memset(&ctr, 0, sizeof ctr);
     snprintf(ctr.name, sizeof ctr.name, "sde:::lore::sgemm_flops");

@@ -85,8 +85,8 @@ static int probe_setup(const bench_params *p, void **out, bench_err *e)
     if (s->mem_bytes) {
         /* mmap, not malloc: munmap returns the pages at once, whatever the
          * allocator (ASan's quarantine, valgrind's) would keep. */
-        s->mem = mmap(NULL, s->mem_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
+        s->mem =
+            mmap(NULL, s->mem_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (s->mem == MAP_FAILED) {
             free(s);
             return bench_err_set(e, "probe: mmap failed");
@@ -218,8 +218,8 @@ typedef struct progress_log {
     bool ok[16];
 } progress_log;
 
-static void log_progress(void *ctx, const bench_grid *g, size_t n_done,
-                         const bench_point_result *r, double elapsed_s)
+static void log_progress(void *ctx, const bench_grid *g, size_t n_done, const bench_point_result *r,
+                         double elapsed_s)
 {
     (void)g;
     progress_log *log = ctx;
@@ -264,9 +264,9 @@ static void check_point_invariants(const bench_point_result *r)
         /* Samples tile the window: no gap, no overlap. */
         assert_int_equal(slice_sum(r->samples_ns + n, rep->n_samples), rep->wall_ns);
         assert_non_null(rep->stop_reason);
-        double want = rep->wall_ns > 0 ? r->items_per_op * (double)rep->n_samples /
-                                              (rep->wall_ns * 1e-9)
-                                        : 0.0;
+        double want = rep->wall_ns > 0
+                          ? r->items_per_op * (double)rep->n_samples / (rep->wall_ns * 1e-9)
+                          : 0.0;
         assert_true(fabs(rep->items_per_s - want) <= 1e-9 * want);
         n += rep->n_samples;
         wall += rep->wall_ns;
@@ -499,7 +499,7 @@ static void test_setup_failure_is_kept_and_run_goes_on(void **state)
 }
 
 /*
- * BUG: runner.c run_point returns straight after a failed setup, before
+ * Was a bug: runner.c run_point returned straight after a failed setup, before
  * "r->point_ns = bench_clock_ns() - t_point" at its teardown label, so a point
  * that fails in setup reports point_ns 0 (and results.c writes "point_ns": 0 for
  * it), although runner.h defines point_ns as the whole point, setup to teardown.
@@ -519,8 +519,7 @@ static void test_setup_failure_reports_its_time(void **state)
     bench_grid_free(g);
     assert_false(ok);
     if (point_ns < SETUP_FAIL_NS)
-        fail_msg("point_ns of a point whose setup took 2 ms and failed: %lld",
-                 (long long)point_ns);
+        fail_msg("point_ns of a point whose setup took 2 ms and failed: %lld", (long long)point_ns);
 }
 
 static void test_operation_failure_is_kept_and_run_goes_on(void **state)
