@@ -222,8 +222,7 @@ static void progress_line(void *ctx, const bench_grid *g, size_t n_done,
     const cJSON *value = m ? cJSON_GetObjectItemCaseSensitive(m, "value") : NULL;
     const cJSON *unit = m ? cJSON_GetObjectItemCaseSensitive(m, "unit") : NULL;
     if (cJSON_IsNumber(value) && cJSON_IsString(unit))
-        snprintf(what, sizeof what, "%s %.4g %s", m->string, value->valuedouble,
-                 unit->valuestring);
+        snprintf(what, sizeof what, "%s %.4g %s", m->string, value->valuedouble, unit->valuestring);
     else
         snprintf(what, sizeof what, "%.4g %s/s", r->items_per_s, g->workload->item_unit);
     char p50[32];
@@ -286,6 +285,8 @@ static int cmd_run(int argc, char **argv)
     rc = prepare_output(dir);
     if (rc != BENCH_EXIT_OK)
         goto done;
+    /* From here on Ctrl-C means "stop and keep what is finished". */
+    bench_runner_install_signals();
     bench_host host;
     bench_host_collect(&host);
     if (o.blas_core) {
@@ -312,7 +313,6 @@ static int cmd_run(int argc, char **argv)
 
     bench_result_meta meta = {.run_id = run_id, .argc = argc, .argv = argv};
     meta.started_unix_ms = bench_unix_ms();
-    bench_runner_install_signals();
     if (bench_runner_run(s, g, o.quiet ? NULL : progress_line, NULL, &run, &e) != 0) {
         rc = BENCH_EXIT_RUNTIME;
         goto report;
@@ -329,8 +329,9 @@ static int cmd_run(int argc, char **argv)
         goto report;
     }
     if (run->interrupted) {
-        fprintf(stderr, "lore-bench: interrupted: %zu of %zu points written to %s/result.json "
-                        "(marked incomplete)\n",
+        fprintf(stderr,
+                "lore-bench: interrupted: %zu of %zu points written to %s/result.json "
+                "(marked incomplete)\n",
                 run->n_points, g->n_points, dir);
         rc = BENCH_EXIT_INTERRUPTED;
     } else if (run->n_failed) {

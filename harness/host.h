@@ -25,18 +25,18 @@ typedef struct bench_host {
     bool has_avx512f;
     bool has_avx512_bf16;
     bool has_amx;
-    int n_cores;              /* online processors */
-    int64_t mem_total_bytes;  /* MemTotal, 0 if unknown */
-    char kernel[160];         /* "Linux 6.1.0-... x86_64" */
-    char compiler[128];       /* __VERSION__ of the compiler that built lore-bench */
-    char c_flags[256];        /* compile flags of the build */
-    char build_type[32];      /* CMake build type */
-    bool sanitized;           /* built with ASan/UBSan */
-    char git_commit[48];      /* "unknown" when not in a git checkout */
+    int n_cores;             /* online processors */
+    int64_t mem_total_bytes; /* MemTotal, 0 if unknown */
+    char kernel[160];        /* "Linux 6.1.0-... x86_64" */
+    char compiler[128];      /* __VERSION__ of the compiler that built lore-bench */
+    char c_flags[256];       /* compile flags of the build */
+    char build_type[32];     /* CMake build type */
+    bool sanitized;          /* built with ASan/UBSan */
+    char git_commit[48];     /* "unknown" when not in a git checkout */
     bool git_dirty;
-    char clock_source[32];    /* kernel clocksource ("kvm-clock", "tsc"), or "unknown" */
-    double clock_cost_ns;     /* measured cost of one clock read */
-    int64_t clock_res_ns;     /* clock_getres of the monotonic clock */
+    char clock_source[32]; /* kernel clocksource ("kvm-clock", "tsc"), or "unknown" */
+    double clock_cost_ns;  /* measured cost of one clock read */
+    int64_t clock_res_ns;  /* clock_getres of the monotonic clock */
     lore_blas_info blas;
     char blas_coretype_env[64]; /* OPENBLAS_CORETYPE as set in the environment, "" if unset */
     /* Set when BLAS runs a generic kernel on a CPU that has AVX2 or AVX-512;
@@ -49,8 +49,8 @@ typedef struct bench_host {
     bool blas_self_check_passed;
     /* Calibration; calibrated is false until bench_host_calibrate succeeds. */
     bool calibrated;
-    double calib_sgemm_gflops;  /* 1 BLAS thread, 256^3 */
-    double calib_stream_gbps;   /* triad, arrays well past the LLC */
+    double calib_sgemm_gflops; /* 1 BLAS thread, 256^3 */
+    double calib_stream_gbps;  /* triad, arrays well past the LLC */
 } bench_host;
 
 /* Fills everything but the calibration. Never fails: unknown fields say "unknown". */

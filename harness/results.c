@@ -330,24 +330,12 @@ static const cJSON *path_get(const cJSON *o, const char *a, const char *b)
 char *bench_results_csv(const cJSON *doc)
 {
     static const char *const fixed_cols[][2] = {
-        {"n_samples", NULL},
-        {"throughput", "items_per_s"},
-        {"throughput", "ops_per_s"},
-        {"latency_ns", "min"},
-        {"latency_ns", "p50"},
-        {"latency_ns", "p90"},
-        {"latency_ns", "p95"},
-        {"latency_ns", "p99"},
-        {"latency_ns", "p999"},
-        {"latency_ns", "max"},
-        {"latency_ns", "mean"},
-        {"latency_ns", "stddev"},
-        {"latency_ns", "cv"},
-        {"outliers", "n_low"},
-        {"outliers", "n_high"},
-        {"rss", "before_bytes"},
-        {"rss", "after_bytes"},
-        {"rss", "peak_bytes"},
+        {"n_samples", NULL},     {"throughput", "items_per_s"}, {"throughput", "ops_per_s"},
+        {"latency_ns", "min"},   {"latency_ns", "p50"},         {"latency_ns", "p90"},
+        {"latency_ns", "p95"},   {"latency_ns", "p99"},         {"latency_ns", "p999"},
+        {"latency_ns", "max"},   {"latency_ns", "mean"},        {"latency_ns", "stddev"},
+        {"latency_ns", "cv"},    {"outliers", "n_low"},         {"outliers", "n_high"},
+        {"rss", "before_bytes"}, {"rss", "after_bytes"},        {"rss", "peak_bytes"},
     };
     const size_t n_fixed = sizeof fixed_cols / sizeof fixed_cols[0];
     const cJSON *points = cJSON_GetObjectItemCaseSensitive(doc, "points");

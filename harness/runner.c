@@ -16,7 +16,6 @@
 #include "measure/clock.h"
 #include "measure/counters.h"
 
-
 volatile sig_atomic_t bench_stop_requested = 0;
 
 /* The first signal asks for a clean stop; a second one (an operation that

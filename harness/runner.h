@@ -64,7 +64,7 @@ typedef struct bench_point_result {
     bool rss_peak_reset; /* false: the peak is the process's peak so far */
     bench_counter_result *counters;
     size_t n_counters;
-    cJSON *metrics; /* workload metrics, owned */
+    cJSON *metrics;   /* workload metrics, owned */
     int64_t point_ns; /* whole point, setup to teardown */
 } bench_point_result;
 

@@ -218,8 +218,8 @@ static int parse_params(bench_scenario *s, const cJSON *params, const char *file
     return 0;
 }
 
-static int parse_sweep(bench_scenario *s, const cJSON *sweep, const cJSON *params,
-                       const char *file, bench_err *e)
+static int parse_sweep(bench_scenario *s, const cJSON *sweep, const cJSON *params, const char *file,
+                       bench_err *e)
 {
     if (check_object(sweep, file, "$.sweep", e) != 0)
         return -1;
@@ -270,12 +270,11 @@ static int parse_sweep(bench_scenario *s, const cJSON *sweep, const cJSON *param
 static int check_policy(const bench_policy *p, const char *file, bench_err *e)
 {
     if (p->max_samples < p->min_samples)
-        return bench_err_set(e,
-                             "%s: $.measure.max_samples: must be >= min_samples %lld (got %lld)",
+        return bench_err_set(e, "%s: $.measure.max_samples: must be >= min_samples %lld (got %lld)",
                              file, (long long)p->min_samples, (long long)p->max_samples);
     if (p->max_time_s < p->min_time_s)
-        return bench_err_set(e, "%s: $.measure.max_time_s: must be >= min_time_s %g (got %g)",
-                             file, p->min_time_s, p->max_time_s);
+        return bench_err_set(e, "%s: $.measure.max_time_s: must be >= min_time_s %g (got %g)", file,
+                             p->min_time_s, p->max_time_s);
     if (p->max_samples * p->repetitions > BENCH_MAX_SAMPLES_TOTAL)
         return bench_err_set(e,
                              "%s: $.measure.max_samples: max_samples x repetitions must be at "
@@ -329,8 +328,7 @@ static int parse_measure(bench_scenario *s, const cJSON *measure, const char *fi
     return check_policy(&s->policy, file, e);
 }
 
-static int parse_counters(bench_scenario *s, const cJSON *counters, const char *file,
-                          bench_err *e)
+static int parse_counters(bench_scenario *s, const cJSON *counters, const char *file, bench_err *e)
 {
     if (!cJSON_IsArray(counters))
         return fail_at(e, file, "$.counters", "must be a list of PAPI event names", counters);
@@ -413,10 +411,11 @@ static int json_syntax_error(const char *path, const char *text, bench_err *e)
     if (shown > 20)
         shown = 20;
     if (shown == 0)
-        return bench_err_set(e, "%s: $: invalid JSON at line %d, column %d (at the end of the line)",
+        return bench_err_set(e,
+                             "%s: $: invalid JSON at line %d, column %d (at the end of the line)",
                              path, line, col);
-    return bench_err_set(e, "%s: $: invalid JSON at line %d, column %d (near \"%.*s\")", path,
-                         line, col, shown, at);
+    return bench_err_set(e, "%s: $: invalid JSON at line %d, column %d (near \"%.*s\")", path, line,
+                         col, shown, at);
 }
 
 static int fill_defaults(bench_scenario *s, bench_err *e)
@@ -454,9 +453,9 @@ static int check_required(const bench_scenario *s, const cJSON *params, bench_er
 
 int bench_scenario_parse(const char *path, const char *text, bench_scenario **out, bench_err *e)
 {
-    static const char *const top_fields[] = {"schema",  "name",    "description", "workload",
-                                             "params",  "sweep",   "measure",     "counters",
-                                             NULL};
+    static const char *const top_fields[] = {"schema",   "name",     "description",
+                                             "workload", "params",   "sweep",
+                                             "measure",  "counters", NULL};
     *out = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, NULL, 1);
     if (!root)
@@ -480,7 +479,8 @@ int bench_scenario_parse(const char *path, const char *text, bench_scenario **ou
         goto fail;
 
     const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
-    if (schema && !(cJSON_IsString(schema) && strcmp(schema->valuestring, BENCH_SCENARIO_SCHEMA) == 0)) {
+    if (schema &&
+        !(cJSON_IsString(schema) && strcmp(schema->valuestring, BENCH_SCENARIO_SCHEMA) == 0)) {
         fail_at(e, path, "$.schema", "must be \"" BENCH_SCENARIO_SCHEMA "\"", schema);
         goto fail;
     }

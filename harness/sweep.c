@@ -38,8 +38,7 @@ bench_params bench_grid_params(const bench_grid *g, size_t i)
 }
 
 /* Builds point `index` whose axis positions are digits[]. */
-static int make_point(const bench_scenario *s, size_t index, const size_t *digits,
-                      bench_point *p)
+static int make_point(const bench_scenario *s, size_t index, const size_t *digits, bench_point *p)
 {
     const bench_workload *w = s->workload;
     p->index = index;
@@ -108,7 +107,7 @@ oom:
 
 typedef struct filter {
     char key[128];
-    int param;   /* >= 0: a parameter; -1: id; -2: index */
+    int param; /* >= 0: a parameter; -1: id; -2: index */
     bench_value value;
     const char *text;
 } filter;
@@ -140,8 +139,8 @@ static int parse_filter(const bench_workload *w, const char *text, filter *f, be
         return 0;
     }
     if (strcmp(f->key, "index") == 0) {
-        static const bench_param_spec index_spec = {"index", BENCH_PARAM_INT, NULL, 0, 1e9,
-                                                    NULL, "", ""};
+        static const bench_param_spec index_spec = {
+            "index", BENCH_PARAM_INT, NULL, 0, 1e9, NULL, "", ""};
         f->param = -2;
         bench_err why;
         if (bench_value_parse(&index_spec, f->text, &f->value, &why) != 0)

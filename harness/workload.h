@@ -36,10 +36,10 @@ typedef struct bench_value {
 typedef struct bench_param_spec {
     const char *name;
     bench_param_type type;
-    const char *def;        /* default in --set syntax ("256", "true", "ip"); NULL: required */
-    double min, max;        /* inclusive range for INT and FLOAT */
+    const char *def;            /* default in --set syntax ("256", "true", "ip"); NULL: required */
+    double min, max;            /* inclusive range for INT and FLOAT */
     const char *const *choices; /* STRING: NULL-terminated allowed values; NULL: any */
-    const char *unit;       /* "", "elements", "threads", ... */
+    const char *unit;           /* "", "elements", "threads", ... */
     const char *description;
 } bench_param_spec;
 
@@ -58,7 +58,7 @@ const char *bench_params_string(const bench_params *p, const char *name);
 /* What the runner measured for a point, handed to a workload's metrics hook. */
 typedef struct bench_point_measure {
     size_t n_ops;
-    int64_t wall_ns;     /* wall time of the measured operations, all repetitions */
+    int64_t wall_ns; /* wall time of the measured operations, all repetitions */
     double items_per_s;
     double ops_per_s;
     const bench_summary *latency_ns;
@@ -82,7 +82,11 @@ typedef struct bench_workload {
 } bench_workload;
 
 /* Metric direction, for comparisons: which way is better. */
-typedef enum bench_better { BENCH_BETTER_HIGHER, BENCH_BETTER_LOWER, BENCH_BETTER_NONE } bench_better;
+typedef enum bench_better {
+    BENCH_BETTER_HIGHER,
+    BENCH_BETTER_LOWER,
+    BENCH_BETTER_NONE
+} bench_better;
 
 /* Adds {"value", "unit", "better"} under name to a metrics object. Returns 0 or -1 (OOM). */
 int bench_metric_add(cJSON *metrics, const char *name, double value, const char *unit,

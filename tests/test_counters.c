@@ -44,8 +44,7 @@ static void test_default_set_has_every_engine_counter(void **state)
     bench_counters *c = NULL;
     bench_err e = {{0}};
     assert_int_equal(bench_counters_open(NULL, 0, &c, &e), 0);
-    assert_int_equal(bench_counters_count(c),
-                     bench_counters_n_default_hw + lore_counter_count());
+    assert_int_equal(bench_counters_count(c), bench_counters_n_default_hw + lore_counter_count());
     for (size_t i = 0; i < lore_counter_count(); i++) {
         char name[96];
         snprintf(name, sizeof name, "sde:::lore::%s", lore_counter_name((lore_counter)i));

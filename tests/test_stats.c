@@ -34,8 +34,20 @@ static const stats_case cases[] = {
     /* q1 2, q3 4, fences -1 and 7: 100 is a high outlier and is kept in the mean. */
     {"outlier", {1, 2, 3, 4, 100}, 5, 1, 100, 22, 43.617656975128774, 3, 61.6, 96.16, 2, 4, 0, 1},
     /* fences 7.5 - 1.5*0.5 ... q1 = 10, q3 = 10: any other value is an outlier. */
-    {"flat with low", {10, 10, 10, 10, 10, 10, 10, 1}, 8, 1, 10, 8.875, 3.181980515339464, 10,
-     10, 10, 10, 10, 1, 0},
+    {"flat with low",
+     {10, 10, 10, 10, 10, 10, 10, 1},
+     8,
+     1,
+     10,
+     8.875,
+     3.181980515339464,
+     10,
+     10,
+     10,
+     10,
+     10,
+     1,
+     0},
 };
 
 static void test_table(void **state)

@@ -13,7 +13,8 @@
 static int64_t status_field_bytes(const char *text, const char *key)
 {
     size_t klen = strlen(key);
-    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
         if (strncmp(line, key, klen) != 0 || line[klen] != ':')
             continue;
         char *end;
