@@ -388,95 +388,104 @@ static double median(double *x, size_t n)
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
+/* The three float arrays a calibration kernel works on. */
+typedef struct calib_arrays {
+    int d;    /* sgemm: d x d matrices */
+    size_t n; /* triad: n elements */
+    float *a, *b, *c;
+} calib_arrays;
+
+static int op_sgemm(calib_arrays *x)
+{
+    return lore_blas_sgemm(x->d, x->d, x->d, x->a, x->b, x->c) == LORE_OK ? 0 : -1;
+}
+
+static int op_triad(calib_arrays *x)
+{
+    lore_calib_stream_triad(x->a, x->b, x->c, 3.0f, x->n);
+    return 0;
+}
+
 /*
- * Median sgemm rate in GFLOP/s over calls for about budget_s seconds. The
- * median of per-call rates rather than the best: calibration normalises other
- * medians, and on noisy VMs the best call is an outlier in the other
- * direction. Returns -1 on allocation or BLAS failure.
+ * Runs op once to warm up (BLAS allocates its buffers, pages get touched),
+ * then for about budget_s seconds, and returns the median per-call rate of
+ * `work` units per ns (flops/ns = GFLOP/s, bytes/ns = GB/s) in *rate. The
+ * median rather than the best: calibration normalises other medians, and on
+ * noisy VMs the best call is an outlier in the other direction. Returns -1 on
+ * allocation or kernel failure.
  */
+static int median_rate(int (*op)(calib_arrays *), calib_arrays *x, double work, double budget_s,
+                       double *rate)
+{
+    double *rates = malloc(CALIB_MAX_REPS * sizeof *rates);
+    if (!rates || op(x) != 0) {
+        free(rates);
+        return -1;
+    }
+    const int64_t budget_ns = (int64_t)(budget_s * 1e9);
+    const int64_t t_start = bench_clock_ns();
+    size_t n_rep = 0;
+    while (n_rep < CALIB_MAX_REPS) {
+        int64_t t0 = bench_clock_ns();
+        if (op(x) != 0) {
+            free(rates);
+            return -1;
+        }
+        int64_t t1 = bench_clock_ns();
+        /* A 0 ns reading (coarse clock) would divide by zero; count it as 1 ns. */
+        rates[n_rep++] = work / (double)(t1 - t0 > 0 ? t1 - t0 : 1);
+        if (n_rep >= CALIB_MIN_REPS && t1 - t_start >= budget_ns)
+            break;
+    }
+    *rate = median(rates, n_rep);
+    free(rates);
+    return 0;
+}
+
+/* Median 1-thread sgemm rate in GFLOP/s at CALIB_SGEMM_DIM^3. */
 static int calibrate_sgemm(double budget_s, double *gflops)
 {
     const int d = CALIB_SGEMM_DIM;
     const size_t nn = (size_t)d * d;
+    calib_arrays x = {.d = d};
+    x.a = malloc(nn * sizeof *x.a);
+    x.b = malloc(nn * sizeof *x.b);
+    x.c = malloc(nn * sizeof *x.c);
     int rc = -1;
-    float *a = malloc(nn * sizeof *a);
-    float *b = malloc(nn * sizeof *b);
-    float *c = malloc(nn * sizeof *c);
-    double *rates = malloc(CALIB_MAX_REPS * sizeof *rates);
-    if (!a || !b || !c || !rates)
-        goto done;
-    fill_uniform(a, nn, 0x5eed0001);
-    fill_uniform(b, nn, 0x5eed0002);
-
-    /* Warm-up: BLAS allocates its buffers and pages get touched. */
-    if (lore_blas_sgemm(d, d, d, a, b, c) != LORE_OK)
-        goto done;
-
-    const double flops = 2.0 * d * d * d;
-    const int64_t budget_ns = (int64_t)(budget_s * 1e9);
-    const int64_t t_start = bench_clock_ns();
-    size_t n_rep = 0;
-    while (n_rep < CALIB_MAX_REPS) {
-        int64_t t0 = bench_clock_ns();
-        if (lore_blas_sgemm(d, d, d, a, b, c) != LORE_OK)
-            goto done;
-        int64_t t1 = bench_clock_ns();
-        /* A 0 ns reading (coarse clock) would divide by zero; count it as 1 ns. */
-        rates[n_rep++] = flops / (double)(t1 - t0 > 0 ? t1 - t0 : 1);
-        if (n_rep >= CALIB_MIN_REPS && t1 - t_start >= budget_ns)
-            break;
+    if (x.a && x.b && x.c) {
+        fill_uniform(x.a, nn, 0x5eed0001);
+        fill_uniform(x.b, nn, 0x5eed0002);
+        rc = median_rate(op_sgemm, &x, 2.0 * d * d * d, budget_s, gflops);
     }
-    *gflops = median(rates, n_rep); /* flops per ns == GFLOP/s */
-    rc = 0;
-done:
-    free(rates);
-    free(c);
-    free(b);
-    free(a);
+    free(x.c);
+    free(x.b);
+    free(x.a);
     return rc;
 }
 
 /* Median triad bandwidth in GB/s (10^9 bytes/s, counting 3 x 4 bytes per
- * element as STREAM does) over calls for about budget_s seconds. */
+ * element as STREAM does). */
 static int calibrate_stream(double budget_s, double *gbps)
 {
     const size_t n = CALIB_STREAM_N;
+    calib_arrays x = {.n = n};
+    x.a = malloc(n * sizeof *x.a);
+    x.b = malloc(n * sizeof *x.b);
+    x.c = malloc(n * sizeof *x.c);
     int rc = -1;
-    float *a = malloc(n * sizeof *a);
-    float *b = malloc(n * sizeof *b);
-    float *c = malloc(n * sizeof *c);
-    double *rates = malloc(CALIB_MAX_REPS * sizeof *rates);
-    if (!a || !b || !c || !rates)
-        goto done;
-    /* Non-trivial values touch every page before timing (no first-touch
-     * faults in the measurement) and keep the arithmetic away from zeros. */
-    for (size_t i = 0; i < n; i++) {
-        a[i] = 0.0f;
-        b[i] = 1.0f + (float)(i % 1021) * 0.001f;
-        c[i] = 0.5f - (float)(i % 997) * 0.0005f;
+    if (x.a && x.b && x.c) {
+        /* Non-trivial values touch every page before timing (no first-touch
+         * faults in the measurement) and keep the arithmetic away from zeros. */
+        for (size_t i = 0; i < n; i++) {
+            x.a[i] = 0.0f;
+            x.b[i] = 1.0f + (float)(i % 1021) * 0.001f;
+            x.c[i] = 0.5f - (float)(i % 997) * 0.0005f;
+        }
+        rc = median_rate(op_triad, &x, 3.0 * (double)n * sizeof(float), budget_s, gbps);
     }
-
-    lore_calib_stream_triad(a, b, c, 3.0f, n); /* warm-up */
-
-    const double bytes = 3.0 * (double)n * sizeof(float);
-    const int64_t budget_ns = (int64_t)(budget_s * 1e9);
-    const int64_t t_start = bench_clock_ns();
-    size_t n_rep = 0;
-    while (n_rep < CALIB_MAX_REPS) {
-        int64_t t0 = bench_clock_ns();
-        lore_calib_stream_triad(a, b, c, 3.0f, n);
-        int64_t t1 = bench_clock_ns();
-        rates[n_rep++] = bytes / (double)(t1 - t0 > 0 ? t1 - t0 : 1);
-        if (n_rep >= CALIB_MIN_REPS && t1 - t_start >= budget_ns)
-            break;
-    }
-    *gbps = median(rates, n_rep); /* bytes per ns == GB/s */
-    rc = 0;
-done:
-    free(rates);
-    free(c);
-    free(b);
-    free(a);
+    free(x.c);
+    free(x.b);
+    free(x.a);
     return rc;
 }
 

@@ -192,6 +192,21 @@ static int set_fixed(bench_scenario *s, int param, bench_value *v)
     return 0;
 }
 
+/* The parameter a "params" or "sweep" field names; path gets the field's path. */
+static int param_of_field(const bench_workload *w, const char *section, const cJSON *it, char *path,
+                          size_t path_size, const char *file, bench_err *e)
+{
+    snprintf(path, path_size, "%s.%s", section, it->string);
+    int idx = bench_workload_param_index(w, it->string);
+    if (idx < 0) {
+        char what[128];
+        snprintf(what, sizeof what, "unknown parameter of workload '%s' (see lore-bench list)",
+                 w->name);
+        return fail_at(e, file, path, what, NULL);
+    }
+    return idx;
+}
+
 static int parse_params(bench_scenario *s, const cJSON *params, const char *file, bench_err *e)
 {
     if (check_object(params, file, "$.params", e) != 0)
@@ -199,14 +214,9 @@ static int parse_params(bench_scenario *s, const cJSON *params, const char *file
     const bench_workload *w = s->workload;
     for (const cJSON *it = params->child; it; it = it->next) {
         char path[256];
-        snprintf(path, sizeof path, "$.params.%s", it->string);
-        int idx = bench_workload_param_index(w, it->string);
-        if (idx < 0) {
-            char what[128];
-            snprintf(what, sizeof what, "unknown parameter of workload '%s' (see lore-bench list)",
-                     w->name);
-            return fail_at(e, file, path, what, NULL);
-        }
+        int idx = param_of_field(w, "$.params", it, path, sizeof path, file, e);
+        if (idx < 0)
+            return -1;
         for (const cJSON *other = it->next; other; other = other->next)
             if (strcmp(other->string, it->string) == 0)
                 return fail_at(e, file, path, "duplicate field", NULL);
@@ -230,14 +240,9 @@ static int parse_sweep(bench_scenario *s, const cJSON *sweep, const cJSON *param
         return bench_err_set(e, "%s: out of memory", file);
     for (const cJSON *it = sweep->child; it; it = it->next) {
         char path[256];
-        snprintf(path, sizeof path, "$.sweep.%s", it->string);
-        int idx = bench_workload_param_index(w, it->string);
-        if (idx < 0) {
-            char what[128];
-            snprintf(what, sizeof what, "unknown parameter of workload '%s' (see lore-bench list)",
-                     w->name);
-            return fail_at(e, file, path, what, NULL);
-        }
+        int idx = param_of_field(w, "$.sweep", it, path, sizeof path, file, e);
+        if (idx < 0)
+            return -1;
         if (bench_scenario_axis(s, idx))
             return fail_at(e, file, path, "duplicate field", NULL);
         if (params && cJSON_GetObjectItemCaseSensitive(params, it->string))
