@@ -649,6 +649,40 @@ static void test_run_success(void **state)
     proc_free(&p);
 }
 
+/* --blas-core naming the core already running: no re-exec (tests never change
+ * the core type), but the self-check runs and the result records both. */
+static void test_run_blas_core_current(void **state)
+{
+    (void)state;
+    proc v;
+    const char *vargs[] = {"version", NULL};
+    run_bench(&v, "blas-version", vargs);
+    exits(&v, 0);
+    const char *at = strstr(v.out, "core ");
+    assert_non_null(at);
+    char core[64];
+    assert_int_equal(sscanf(at, "core %63[^,]", core), 1);
+    proc_free(&v);
+
+    char out[256];
+    in_base(out, sizeof out, "blas-core");
+    const char *args[] = {"run", TINY, "-o", out, "--blas-core", core, "--filter", "index=0",
+                          "--set", "measure.max_time_s=0.05", NULL};
+    proc p;
+    run_bench(&p, "blas-core", args);
+    exits(&p, 0);
+    has(&p, p.err, "passed the sgemm self-check");
+    assert_null(strstr(p.err, "re-running"));
+    cJSON *doc = load_result(out);
+    const cJSON *blas =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "host"), "blas");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(blas, "core")->valuestring, core);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(blas, "core_request")->valuestring, core);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(blas, "self_check_passed")));
+    cJSON_Delete(doc);
+    proc_free(&p);
+}
+
 static void test_run_filter(void **state)
 {
     (void)state;
@@ -747,6 +781,7 @@ int main(void)
         cmocka_unit_test(test_run_output_not_writable),
         cmocka_unit_test(test_run_dry_run),
         cmocka_unit_test(test_run_success),
+        cmocka_unit_test(test_run_blas_core_current),
         cmocka_unit_test(test_run_filter),
         cmocka_unit_test(test_run_sigint),
     };
