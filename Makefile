@@ -10,7 +10,9 @@ BENCH_SUITE ?= scenarios/smoke.json scenarios/overhead.json scenarios/calibratio
                scenarios/stream.json
 BENCH_ARGS ?=
 
-.PHONY: all deps build test bench asan memcheck format clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build test bench asan memcheck fuzz format clean
 
 all: build
 
@@ -42,8 +44,19 @@ asan: deps
 memcheck: build
 	@scripts/memcheck.sh $(BUILD_DIR)
 
+# The scenario parser under libFuzzer + ASan/UBSan for FUZZ_SECONDS. Needs clang
+# and its runtime (apt-get install clang libclang-rt-14-dev); not part of make test.
+fuzz: deps
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 2; }
+	@[ -f build-fuzz/CMakeCache.txt ] || CC=clang cmake -S . -B build-fuzz \
+		-DCMAKE_BUILD_TYPE=Debug -DLORE_FUZZ=ON -DLORE_SANITIZE=ON
+	@cmake --build build-fuzz -j$(JOBS) --target fuzz_scenario
+	@mkdir -p build-fuzz/corpus
+	build-fuzz/fuzz_scenario -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		build-fuzz/corpus scenarios tests/fixtures/scenarios
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-fuzz
