@@ -84,7 +84,7 @@ static int measure_window(loop_ctx *c, bench_rep_result *rep)
 
     const int64_t t_start = bench_clock_ns();
     int64_t t_prev = t_start;
-    const char *reason = "min_time";
+    const char *reason = "minimums_met";
     for (;;) {
         if (run_op(state, &c->err) != 0)
             return -1;

@@ -32,7 +32,8 @@ typedef struct bench_rep_result {
     size_t n_samples;
     int64_t wall_ns;
     double items_per_s;
-    const char *stop_reason; /* "min_time", "max_time", "max_samples" (static strings) */
+    const char *stop_reason; /* "minimums_met" (min_samples and min_time_s), "max_time",
+                              * "max_samples", "interrupted" (static strings) */
 } bench_rep_result;
 
 typedef struct bench_counter_result {

@@ -666,8 +666,9 @@ static void test_run_blas_core_current(void **state)
 
     char out[256];
     in_base(out, sizeof out, "blas-core");
-    const char *args[] = {"run", TINY, "-o", out, "--blas-core", core, "--filter", "index=0",
-                          "--set", "measure.max_time_s=0.05", NULL};
+    const char *args[] = {"run", TINY,       "-o",      out,     "--blas-core",
+                          core,  "--filter", "index=0", "--set", "measure.max_time_s=0.05",
+                          NULL};
     proc p;
     run_bench(&p, "blas-core", args);
     exits(&p, 0);

@@ -335,7 +335,7 @@ static void test_points_samples_throughput_latency(void **state)
         cJSON_ArrayForEach(rep, reps)
         {
             assert_true(get_num(rep, "n_samples") == SAMPLES_PER_REP);
-            assert_string_equal(get(rep, "stop_reason")->valuestring, "min_time");
+            assert_string_equal(get(rep, "stop_reason")->valuestring, "minimums_met");
             rep_n += get_num(rep, "n_samples");
             rep_wall += get_num(rep, "wall_ns");
         }
@@ -620,7 +620,7 @@ static void test_json_numbers_round_trip_exactly(void **state)
     fixture *f = *state;
     int64_t samples[4] = {100, 200, 300, 400};
     bench_rep_result rep = {
-        .n_samples = 4, .wall_ns = 1000, .items_per_s = 0.1 + 0.2, .stop_reason = "min_time"};
+        .n_samples = 4, .wall_ns = 1000, .items_per_s = 0.1 + 0.2, .stop_reason = "minimums_met"};
     bench_counter_result ctr;
     memset(&ctr, 0, sizeof ctr);
     snprintf(ctr.name, sizeof ctr.name, "sde:::lore::sgemm_flops");

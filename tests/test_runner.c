@@ -310,7 +310,7 @@ static void test_samples_tile_the_window(void **state)
     assert_int_equal(r->point, 0);
     assert_int_equal(r->n_reps, 1);
     assert_true(r->n_samples >= 200);
-    assert_string_equal(r->reps[0].stop_reason, "min_time");
+    assert_string_equal(r->reps[0].stop_reason, "minimums_met");
     assert_true(r->wall_ns >= 2000000);
     assert_true(r->min_samples_met);
     assert_true(r->n_warmup_ops >= 1);
