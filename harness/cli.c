@@ -67,6 +67,19 @@ typedef struct run_opts {
     bool quiet;
 } run_opts;
 
+/* An OpenBLAS core name as OPENBLAS_CORETYPE takes it: 1-32 of [A-Za-z0-9_]. */
+static bool blas_core_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 32)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return false;
+    return true;
+}
+
 static int parse_run_opts(int argc, char **argv, run_opts *o)
 {
     o->sets = calloc((size_t)argc, sizeof *o->sets);
@@ -94,6 +107,10 @@ static int parse_run_opts(int argc, char **argv, run_opts *o)
             if (!has_value)
                 return usage_error("%s needs auto or a core name", a);
             o->blas_core = argv[++i];
+            if (!blas_core_name_ok(o->blas_core))
+                return usage_error("--blas-core '%s': expected auto or an OpenBLAS core name "
+                                   "(letters, digits, _; e.g. SkylakeX, Haswell)",
+                                   o->blas_core);
         } else if (strcmp(a, "--dry-run") == 0) {
             o->dry_run = true;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {

@@ -442,24 +442,39 @@ static int median_rate(int (*op)(calib_arrays *), calib_arrays *x, double work, 
     return 0;
 }
 
+/* Allocates three arrays of n floats each. Returns 0, or -1 with nothing held. */
+static int calib_arrays_alloc(calib_arrays *x, size_t n)
+{
+    x->a = malloc(n * sizeof *x->a);
+    x->b = malloc(n * sizeof *x->b);
+    x->c = malloc(n * sizeof *x->c);
+    if (x->a && x->b && x->c)
+        return 0;
+    free(x->a);
+    free(x->b);
+    free(x->c);
+    return -1;
+}
+
+static void calib_arrays_free(calib_arrays *x)
+{
+    free(x->a);
+    free(x->b);
+    free(x->c);
+}
+
 /* Median 1-thread sgemm rate in GFLOP/s at CALIB_SGEMM_DIM^3. */
 static int calibrate_sgemm(double budget_s, double *gflops)
 {
     const int d = CALIB_SGEMM_DIM;
     const size_t nn = (size_t)d * d;
     calib_arrays x = {.d = d};
-    x.a = malloc(nn * sizeof *x.a);
-    x.b = malloc(nn * sizeof *x.b);
-    x.c = malloc(nn * sizeof *x.c);
-    int rc = -1;
-    if (x.a && x.b && x.c) {
-        fill_uniform(x.a, nn, 0x5eed0001);
-        fill_uniform(x.b, nn, 0x5eed0002);
-        rc = median_rate(op_sgemm, &x, 2.0 * d * d * d, budget_s, gflops);
-    }
-    free(x.c);
-    free(x.b);
-    free(x.a);
+    if (calib_arrays_alloc(&x, nn) != 0)
+        return -1;
+    fill_uniform(x.a, nn, 0x5eed0001);
+    fill_uniform(x.b, nn, 0x5eed0002);
+    int rc = median_rate(op_sgemm, &x, 2.0 * d * d * d, budget_s, gflops);
+    calib_arrays_free(&x);
     return rc;
 }
 
@@ -469,23 +484,17 @@ static int calibrate_stream(double budget_s, double *gbps)
 {
     const size_t n = CALIB_STREAM_N;
     calib_arrays x = {.n = n};
-    x.a = malloc(n * sizeof *x.a);
-    x.b = malloc(n * sizeof *x.b);
-    x.c = malloc(n * sizeof *x.c);
-    int rc = -1;
-    if (x.a && x.b && x.c) {
-        /* Non-trivial values touch every page before timing (no first-touch
-         * faults in the measurement) and keep the arithmetic away from zeros. */
-        for (size_t i = 0; i < n; i++) {
-            x.a[i] = 0.0f;
-            x.b[i] = 1.0f + (float)(i % 1021) * 0.001f;
-            x.c[i] = 0.5f - (float)(i % 997) * 0.0005f;
-        }
-        rc = median_rate(op_triad, &x, 3.0 * (double)n * sizeof(float), budget_s, gbps);
+    if (calib_arrays_alloc(&x, n) != 0)
+        return -1;
+    /* Non-trivial values touch every page before timing (no first-touch
+     * faults in the measurement) and keep the arithmetic away from zeros. */
+    for (size_t i = 0; i < n; i++) {
+        x.a[i] = 0.0f;
+        x.b[i] = 1.0f + (float)(i % 1021) * 0.001f;
+        x.c[i] = 0.5f - (float)(i % 997) * 0.0005f;
     }
-    free(x.c);
-    free(x.b);
-    free(x.a);
+    int rc = median_rate(op_triad, &x, 3.0 * (double)n * sizeof(float), budget_s, gbps);
+    calib_arrays_free(&x);
     return rc;
 }
 

@@ -163,7 +163,7 @@ static void axis_clear(bench_axis *a)
     a->n_values = 0;
 }
 
-static int remove_axis(bench_scenario *s, int param)
+static void remove_axis(bench_scenario *s, int param)
 {
     for (size_t i = 0; i < s->n_axes; i++) {
         if (s->axes[i].param != param)
@@ -171,9 +171,8 @@ static int remove_axis(bench_scenario *s, int param)
         axis_clear(&s->axes[i]);
         memmove(&s->axes[i], &s->axes[i + 1], (s->n_axes - i - 1) * sizeof *s->axes);
         s->n_axes--;
-        return 1;
+        return;
     }
-    return 0;
 }
 
 const bench_axis *bench_scenario_axis(const bench_scenario *s, int param)
@@ -184,12 +183,12 @@ const bench_axis *bench_scenario_axis(const bench_scenario *s, int param)
     return NULL;
 }
 
-static int set_fixed(bench_scenario *s, int param, bench_value *v)
+/* Moves *v into the fixed value of param. */
+static void set_fixed(bench_scenario *s, int param, bench_value *v)
 {
     bench_value_clear(&s->fixed[param]);
     s->fixed[param] = *v;
     memset(v, 0, sizeof *v);
-    return 0;
 }
 
 /* The parameter a "params" or "sweep" field names; path gets the field's path. */
@@ -672,7 +671,8 @@ int bench_scenario_apply_set(bench_scenario *s, const char *assignment, bench_er
     if (bench_value_parse(spec, text, &v, &why) != 0)
         return bench_err_set(e, "--set %s: %s", assignment, why.msg);
     remove_axis(s, idx);
-    return set_fixed(s, idx, &v);
+    set_fixed(s, idx, &v);
+    return 0;
 }
 
 cJSON *bench_scenario_to_json(const bench_scenario *s)

@@ -112,9 +112,8 @@ typedef struct filter {
     const char *text;
 } filter;
 
-static bool filter_matches(const bench_grid *g, const bench_point *p, const filter *f)
+static bool filter_matches(const bench_point *p, const filter *f)
 {
-    (void)g;
     if (f->param == -1)
         return strcmp(p->id, f->text) == 0;
     if (f->param == -2)
@@ -185,7 +184,7 @@ int bench_sweep_filter(bench_grid *g, const char *const *filters, size_t n, benc
             bool any = false;
             for (size_t j = i; j < n && !any; j++)
                 if (strcmp(fs[j].key, fs[i].key) == 0)
-                    any = filter_matches(g, &g->points[p], &fs[j]);
+                    any = filter_matches(&g->points[p], &fs[j]);
             keep = any;
         }
         if (keep)

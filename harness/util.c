@@ -32,35 +32,35 @@ char *bench_read_file(const char *path, size_t *len, bench_err *e)
     }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
-    while (buf) {
+    if (!buf)
+        goto oom;
+    for (;;) {
         n += fread(buf + n, 1, cap - n - 1, f);
         if (ferror(f)) {
             bench_err_set(e, "%s: cannot read: %s", path, strerror(errno));
             free(buf);
-            buf = NULL;
-            break;
+            fclose(f);
+            return NULL;
         }
         if (feof(f))
             break;
         char *grown = realloc(buf, cap * 2);
-        if (!grown) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
+        if (!grown)
+            goto oom;
         buf = grown;
         cap *= 2;
     }
     fclose(f);
-    if (!buf) {
-        if (e && !e->msg[0])
-            bench_err_set(e, "%s: out of memory reading file", path);
-        return NULL;
-    }
     buf[n] = '\0';
     if (len)
         *len = n;
     return buf;
+
+oom:
+    bench_err_set(e, "%s: out of memory reading file", path);
+    free(buf);
+    fclose(f);
+    return NULL;
 }
 
 int bench_write_file_atomic(const char *path, const void *data, size_t len, bench_err *e)

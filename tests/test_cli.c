@@ -405,6 +405,11 @@ static void test_run_usage_errors(void **state)
         const char *needles[] = {"--filter needs KEY=VALUE", NULL};
         usage_error("run-filter-novalue", args, needles, out);
     }
+    {
+        const char *args[] = {"run", TINY, "-o", out, "--blas-core", "Sky lake;", NULL};
+        const char *needles[] = {"--blas-core 'Sky lake;'", "core name", NULL};
+        usage_error("run-blas-core-bad-name", args, needles, out);
+    }
 }
 
 static void test_run_missing_scenario(void **state)
