@@ -2,14 +2,36 @@
 # Installs, only when missing, every Debian package that lore's build, tests and
 # reports need. Idempotent: a second run installs nothing and exits 0.
 # Works as root or through sudo; prints what it installs.
+#
+#   scripts/install-deps.sh [--quiet] [--peers]
+#
+# --peers also installs what the optional peer adapters run on (PyTorch for
+# scripts/peers/torch_encoder.py). The build and the tests never need it.
 set -euo pipefail
+
+quiet=0
+peers=0
+for arg in "$@"; do
+    case "$arg" in
+    --quiet) quiet=1 ;;
+    --peers) peers=1 ;;
+    *)
+        echo "install-deps: unknown option '$arg' (use --quiet, --peers)" >&2
+        exit 2
+        ;;
+    esac
+done
 
 packages=(
     build-essential cmake pkg-config git
     libopenblas-dev libsqlite3-dev libcjson-dev libcmocka-dev
     libpapi-dev libsde1 papi-tools
+    libutf8proc-dev libxxhash-dev
     gnuplot-nox valgrind
 )
+if [ "$peers" -eq 1 ]; then
+    packages+=(python3 python3-torch python3-numpy)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -19,7 +41,7 @@ for p in "${packages[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-    [ "${1:-}" = "--quiet" ] || echo "install-deps: all packages present"
+    [ "$quiet" -eq 1 ] || echo "install-deps: all packages present"
     exit 0
 fi
 

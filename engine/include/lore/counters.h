@@ -21,7 +21,21 @@
       "floating-point operations issued through the engine's sgemm (2*m*n*k per call)")            \
     X(LORE_COUNTER_SGEMM_CALLS, "sgemm_calls", "calls of the engine's sgemm")                      \
     X(LORE_COUNTER_STREAM_BYTES, "stream_bytes",                                                   \
-      "bytes moved by the stream triad kernel (read and written)")
+      "bytes moved by the stream triad kernel (read and written)")                                 \
+    X(LORE_COUNTER_EMBED_TEXTS, "embed_texts", "texts (NLI: pairs) asked of an encoder")           \
+    X(LORE_COUNTER_EMBED_TOKENS, "embed_tokens", "real tokens run through an encoder")             \
+    X(LORE_COUNTER_EMBED_TOKENS_PADDED, "embed_tokens_padded",                                     \
+      "token rows run through an encoder, padding included")                                       \
+    X(LORE_COUNTER_EMBED_BATCHES, "embed_batches", "encoder forward passes")                       \
+    X(LORE_COUNTER_EMBED_FLOPS, "embed_flops",                                                     \
+      "GEMM floating-point operations of encoder forward passes (2 per multiply-add)")             \
+    X(LORE_COUNTER_CACHE_HITS, "cache_hits", "embedding cache lookups that found the text")        \
+    X(LORE_COUNTER_CACHE_MISSES, "cache_misses", "embedding cache lookups that did not")           \
+    X(LORE_COUNTER_TOKENIZER_UNK, "tokenizer_unk", "[UNK] tokens emitted by the tokenizer")        \
+    X(LORE_COUNTER_TOKENIZER_INVALID_UTF8, "tokenizer_invalid_utf8",                               \
+      "invalid UTF-8 sequences met by the tokenizer (replaced or rejected)")                       \
+    X(LORE_COUNTER_WORKSPACE_GROWS, "workspace_grows",                                             \
+      "times an encoder's activation workspace grew after creation")
 
 typedef enum lore_counter {
 #define LORE_COUNTER_ENUM_(id, name, desc) id,

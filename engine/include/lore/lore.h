@@ -11,6 +11,9 @@
 #include "lore/counters.h"
 #include "lore/blas.h"
 #include "lore/calib.h"
+#include "lore/tokenizer.h"
+#include "lore/model.h"
+#include "lore/embedder.h"
 
 /* The library's version string ("0.1.0"). */
 const char *lore_version(void);

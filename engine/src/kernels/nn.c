@@ -1,0 +1,1 @@
+/* nn.c - placeholder until its module lands. */

@@ -1,0 +1,1 @@
+/* embedder.c - placeholder until its module lands. */

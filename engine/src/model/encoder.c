@@ -1,0 +1,1 @@
+/* encoder.c - placeholder until its module lands. */

@@ -1,0 +1,1 @@
+/* weights.c - placeholder until its module lands. */

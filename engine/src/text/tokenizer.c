@@ -1,0 +1,1 @@
+/* tokenizer.c - placeholder until its module lands. */
