@@ -5,8 +5,11 @@
  * library and kernel family ran them.
  */
 #include "core/lore_int.h"
+#include "kernels/blas_int.h"
 
+#include <assert.h>
 #include <cblas.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,4 +49,40 @@ lore_status lore_blas_sgemm(int m, int n, int k, const float *a, const float *b,
     lore__counter_add(LORE_COUNTER_SGEMM_FLOPS, 2 * (int64_t)m * n * k);
     lore__counter_add(LORE_COUNTER_SGEMM_CALLS, 1);
     return LORE_OK;
+}
+
+static void count_gemm(int m, int n, int k)
+{
+    lore__counter_add(LORE_COUNTER_SGEMM_FLOPS, 2 * (int64_t)m * n * k);
+    lore__counter_add(LORE_COUNTER_SGEMM_CALLS, 1);
+}
+
+void lore__sgemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                    int ldb, float beta, float *c, int ldc)
+{
+    assert(m > 0 && n > 0 && k > 0 && lda >= k && ldb >= k && ldc >= n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                ldc);
+    count_gemm(m, n, k);
+}
+
+void lore__sgemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                    int ldb, float beta, float *c, int ldc)
+{
+    assert(m > 0 && n > 0 && k > 0 && lda >= k && ldb >= n && ldc >= n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta,
+                c, ldc);
+    count_gemm(m, n, k);
+}
+
+bool lore__blas_has_sbgemm(void)
+{
+    /* Looked up at run time: Debian's OpenBLAS declares it in cblas.h but is
+     * built without BUILD_BFLOAT16, so a direct call would not link. */
+    return dlsym(RTLD_DEFAULT, "cblas_sbgemm") != NULL;
+}
+
+int lore__blas_threads(void)
+{
+    return openblas_get_num_threads();
 }
