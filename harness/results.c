@@ -180,6 +180,10 @@ static cJSON *point_json(jb *b, const bench_grid *g, const bench_point_result *r
         str(b, mo, "unit", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "unit")));
         str(b, mo, "better", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "better")));
     }
+    if (r->labels) {
+        cJSON *labels = obj(b, p, "labels");
+        cJSON_ArrayForEach(m, r->labels) str(b, labels, m->string, cJSON_GetStringValue(m));
+    }
     cJSON *reps = arr(b, p, "repetitions");
     for (size_t k = 0; k < r->n_reps && reps; k++) {
         cJSON *rep = cJSON_CreateObject();

@@ -139,7 +139,7 @@ static void fail_point(bench_point_result *r, const char *msg)
  * a stop request cut the point short (a point whose windows all finished is kept).
  */
 static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, int64_t *samples,
-                     bench_counters *cs, bench_point_result *r)
+                     bench_counters *cs, double calib_sgemm_gflops, bench_point_result *r)
 {
     const bench_workload *w = s->workload;
     const bench_policy *policy = &s->policy;
@@ -222,10 +222,14 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
             .items_per_s = r->items_per_s,
             .ops_per_s = r->ops_per_s,
             .latency_ns = &r->latency_ns,
+            .calib_sgemm_gflops = calib_sgemm_gflops,
         };
         if (w->metrics(c.state, &m, r->metrics) != 0)
             fail_point(r, "out of memory computing workload metrics");
     }
+    if (w->labels && r->ok &&
+        (!(r->labels = cJSON_CreateObject()) || w->labels(c.state, r->labels) != 0))
+        fail_point(r, "out of memory labelling the point");
 
 teardown:
     w->teardown(c.state);
@@ -239,11 +243,12 @@ static void point_result_clear(bench_point_result *r)
     free(r->reps);
     free(r->counters);
     cJSON_Delete(r->metrics);
+    cJSON_Delete(r->labels);
     memset(r, 0, sizeof *r);
 }
 
-int bench_runner_run(const bench_scenario *s, const bench_grid *g, bench_progress_fn progress,
-                     void *ctx, bench_run **out, bench_err *e)
+int bench_runner_run(const bench_scenario *s, const bench_grid *g, double calib_sgemm_gflops,
+                     bench_progress_fn progress, void *ctx, bench_run **out, bench_err *e)
 {
     *out = NULL;
     const bench_policy *policy = &s->policy;
@@ -264,7 +269,7 @@ int bench_runner_run(const bench_scenario *s, const bench_grid *g, bench_progres
     int64_t t0 = bench_clock_ns();
     for (size_t i = 0; i < g->n_points; i++) {
         bench_point_result *r = &run->points[i];
-        if (run_point(s, g, i, samples, cs, r) != 0) {
+        if (run_point(s, g, i, samples, cs, calib_sgemm_gflops, r) != 0) {
             point_result_clear(r);
             run->interrupted = true;
             break;

@@ -66,6 +66,7 @@ typedef struct bench_point_result {
     bench_counter_result *counters;
     size_t n_counters;
     cJSON *metrics;   /* workload metrics, owned */
+    cJSON *labels;    /* workload labels (strings), owned; NULL when none */
     int64_t point_ns; /* whole point, setup to teardown */
 } bench_point_result;
 
@@ -90,10 +91,11 @@ void bench_runner_install_signals(void);
  * Runs every point of g. A point that fails (setup or an operation) is kept
  * with ok = false and its error, and the run goes on. Returns 0 with *out set
  * (even when points failed or the run was interrupted), or -1 with e set when
- * the run could not start (out of memory, counters unusable).
+ * the run could not start (out of memory, counters unusable). calib_sgemm_gflops is
+ * the run's 1-thread sgemm calibration (0 when none), handed to workload metrics.
  */
-int bench_runner_run(const bench_scenario *s, const bench_grid *g, bench_progress_fn progress,
-                     void *ctx, bench_run **out, bench_err *e);
+int bench_runner_run(const bench_scenario *s, const bench_grid *g, double calib_sgemm_gflops,
+                     bench_progress_fn progress, void *ctx, bench_run **out, bench_err *e);
 
 /* Accepts NULL. */
 void bench_run_free(bench_run *r);

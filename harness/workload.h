@@ -62,6 +62,7 @@ typedef struct bench_point_measure {
     double items_per_s;
     double ops_per_s;
     const bench_summary *latency_ns;
+    double calib_sgemm_gflops; /* the run's 1-thread sgemm calibration; 0 when none */
 } bench_point_measure;
 
 typedef struct bench_workload {
@@ -78,6 +79,9 @@ typedef struct bench_workload {
     double (*items_per_op)(const void *state);
     /* Optional: adds workload metrics with bench_metric_add. Returns 0 or -1 (OOM). */
     int (*metrics)(const void *state, const bench_point_measure *m, cJSON *metrics);
+    /* Optional: adds string labels that qualify the point (what the weights are, which
+     * kernels ran) with cJSON_AddStringToObject. Returns 0 or -1 (OOM). */
+    int (*labels)(const void *state, cJSON *labels);
     void (*teardown)(void *state);
 } bench_workload;
 

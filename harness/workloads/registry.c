@@ -13,11 +13,15 @@
 extern const bench_workload bench_workload_sgemm;
 extern const bench_workload bench_workload_stream;
 extern const bench_workload bench_workload_noop;
+extern const bench_workload bench_workload_embed;
+extern const bench_workload bench_workload_nli;
 
 const bench_workload *const bench_workloads[] = {
     &bench_workload_sgemm,
     &bench_workload_stream,
     &bench_workload_noop,
+    &bench_workload_embed,
+    &bench_workload_nli,
     NULL,
 };
 
