@@ -198,7 +198,7 @@ static int group_setup(void **state)
 
     if (bench_scenario_parse("inline-results.json", SCENARIO, &f->s, &e) != 0 ||
         bench_sweep_expand(f->s, &f->g, &e) != 0 ||
-        bench_runner_run(f->s, f->g, NULL, NULL, &f->run, &e) != 0) {
+        bench_runner_run(f->s, f->g, 0.0, NULL, NULL, &f->run, &e) != 0) {
         fprintf(stderr, "group setup: %s\n", e.msg);
         return -1;
     }

@@ -237,7 +237,7 @@ static bench_run *run_or_fail(const bench_scenario *s, const bench_grid *g, prog
     bench_run *run = NULL;
     bench_err e = {{0}};
     memset(&probe_calls, 0, sizeof probe_calls);
-    if (bench_runner_run(s, g, log ? log_progress : NULL, log, &run, &e) != 0)
+    if (bench_runner_run(s, g, 0.0, log ? log_progress : NULL, log, &run, &e) != 0)
         fail_msg("bench_runner_run: %s", e.msg);
     assert_non_null(run);
     return run;

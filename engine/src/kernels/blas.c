@@ -70,8 +70,8 @@ void lore__sgemm_nn(int m, int n, int k, float alpha, const float *a, int lda, c
                     int ldb, float beta, float *c, int ldc)
 {
     assert(m > 0 && n > 0 && k > 0 && lda >= k && ldb >= n && ldc >= n);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta,
-                c, ldc);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                ldc);
     count_gemm(m, n, k);
 }
 
