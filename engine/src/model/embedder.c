@@ -166,12 +166,12 @@ static lore_status load_model(const lore_encoder_params *p, lore_model_kind kind
     if (s != LORE_OK)
         return s;
     if ((*out)->shape.kind != kind) {
-        const char *name = (*out)->shape.name;
+        s = lore__fail(LORE_EINVAL, "model '%s' is %s model, not %s one", (*out)->shape.name,
+                       kind == LORE_MODEL_NLI ? "an embedding" : "an NLI",
+                       kind == LORE_MODEL_NLI ? "an NLI" : "an embedding");
         lore__model_free(*out);
         *out = NULL;
-        return lore__fail(LORE_EINVAL, "model '%s' is %s model, not %s one", name,
-                          kind == LORE_MODEL_NLI ? "an embedding" : "an NLI",
-                          kind == LORE_MODEL_NLI ? "an NLI" : "an embedding");
+        return s;
     }
     return LORE_OK;
 }
