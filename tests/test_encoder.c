@@ -242,7 +242,9 @@ static void test_golden_nli(void **state)
     lore_nli_free(m);
 }
 
-/* ---- batch invariance on a synthetic tier ---------------------------------- */
+/* ---- batch invariance, stats, cache, validation ---------------------------
+ * On the tiny fixture model: the code paths are the tiers', and it keeps the
+ * suite fast under valgrind. One test runs a synthetic tier end to end. */
 
 static const char *const mixed_texts[] = {
     "short one",
@@ -256,12 +258,11 @@ static const char *const mixed_texts[] = {
 };
 #define N_MIXED (sizeof mixed_texts / sizeof mixed_texts[0])
 
-static lore_embedder *synthetic(int batch, int threads, lore_thread_mode mode, lore_padding pad,
-                                bool sort, size_t cache_bytes)
+static lore_embedder *tiny(int batch, int threads, lore_thread_mode mode, lore_padding pad,
+                           bool sort, size_t cache_bytes)
 {
     lore_encoder_params p = lore_embedder_default_params();
-    p.tier = "minilm-l3";
-    p.seed = 7;
+    p.model_dir = LORE_FIXTURES_DIR "/tiny-bert";
     p.batch_size = batch;
     p.n_threads = threads;
     p.thread_mode = mode;
@@ -294,9 +295,9 @@ static void assert_vectors_close(const float *a, const float *b, size_t n, doubl
 static void test_batch_invariance(void **state)
 {
     (void)state;
-    lore_embedder *base = synthetic(1, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
+    lore_embedder *base = tiny(1, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
     size_t dim = (size_t)lore_embedder_dim(base);
-    assert_int_equal(dim, 384);
+    assert_int_equal(dim, 32);
     float *ref = calloc(N_MIXED * dim, sizeof *ref), *got = calloc(N_MIXED * dim, sizeof *got);
     assert_non_null(ref);
     assert_non_null(got);
@@ -331,7 +332,7 @@ static void test_batch_invariance(void **state)
         {5, 3, LORE_THREADS_WORKERS, LORE_PADDING_BATCH, true},
     };
     for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
-        lore_embedder *e = synthetic(configs[c].batch, configs[c].threads, configs[c].mode,
+        lore_embedder *e = tiny(configs[c].batch, configs[c].threads, configs[c].mode,
                                      configs[c].pad, configs[c].sort, 0);
         memset(got, 0, N_MIXED * dim * sizeof *got);
         assert_int_equal(lore_embedder_embed_batch(e, mixed_texts, NULL, N_MIXED, got), LORE_OK);
@@ -356,7 +357,7 @@ static void test_batch_invariance(void **state)
 static void test_stats_match_work(void **state)
 {
     (void)state;
-    lore_embedder *e = synthetic(4, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
+    lore_embedder *e = tiny(4, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
     size_t dim = (size_t)lore_embedder_dim(e);
     float *out = calloc(N_MIXED * dim, sizeof *out);
     assert_non_null(out);
@@ -382,8 +383,8 @@ static void test_stats_match_work(void **state)
     assert_int_equal(st.n_batches, 2); /* 7 texts, batches of 4 */
     assert_double_equal((double)(lore_counter_read(LORE_COUNTER_EMBED_FLOPS) - flops_before),
                         flops, 2.0 * st.n_batches);
-    assert_true(set.synthetic_weights);
-    assert_string_equal(set.shape.name, "minilm-l3");
+    assert_false(set.synthetic_weights);
+    assert_string_equal(set.shape.name, "tiny-bert");
     assert_int_equal(set.max_tokens, 48);
     assert_int_equal(st.workspace_grows, 0);
     lore_embedder_reset_stats(e);
@@ -396,8 +397,8 @@ static void test_stats_match_work(void **state)
 static void test_truncation_counted(void **state)
 {
     (void)state;
-    lore_embedder *e = synthetic(2, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
-    float out[2 * 384];
+    lore_embedder *e = tiny(2, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
+    float out[2 * 32];
     const char *texts[2] = {mixed_texts[3], mixed_texts[0]};
     char longer[4096] = "";
     for (int i = 0; i < 40; i++)
@@ -413,16 +414,16 @@ static void test_truncation_counted(void **state)
 static void test_cache_serves_repeats(void **state)
 {
     (void)state;
-    lore_embedder *plain = synthetic(4, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
+    lore_embedder *plain = tiny(4, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
     lore_embedder *cached =
-        synthetic(4, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 1024 * 1024);
+        tiny(4, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 1024 * 1024);
     size_t dim = (size_t)lore_embedder_dim(plain);
     /* The same text three times in one call, and again in a second call. */
     const char *texts[] = {mixed_texts[1], mixed_texts[0], mixed_texts[1], mixed_texts[1]};
-    float want[4 * 384], got[4 * 384];
+    float want[4 * 32], got[4 * 32], first[4 * 32];
     assert_int_equal(lore_embedder_embed_batch(plain, texts, NULL, 4, want), LORE_OK);
-    assert_int_equal(lore_embedder_embed_batch(cached, texts, NULL, 4, got), LORE_OK);
-    assert_vectors_close(got, want, 4 * dim, INVARIANCE_TOL);
+    assert_int_equal(lore_embedder_embed_batch(cached, texts, NULL, 4, first), LORE_OK);
+    assert_vectors_close(first, want, 4 * dim, INVARIANCE_TOL);
     lore_encoder_stats st;
     lore_embedder_get_stats(cached, &st);
     assert_int_equal(st.n_texts, 4);
@@ -433,7 +434,7 @@ static void test_cache_serves_repeats(void **state)
 
     memset(got, 0, sizeof got);
     assert_int_equal(lore_embedder_embed_batch(cached, texts, NULL, 4, got), LORE_OK);
-    assert_vectors_close(got, want, 4 * dim, 0.0); /* served bit for bit from the cache */
+    assert_vectors_close(got, first, 4 * dim, 0.0); /* served bit for bit from the cache */
     lore_embedder_get_stats(cached, &st);
     assert_int_equal(st.cache_hits, 4);
     assert_int_equal(st.n_encoded, 2);
@@ -447,15 +448,15 @@ static void test_cache_serves_repeats(void **state)
 static void test_invalid_utf8(void **state)
 {
     (void)state;
-    lore_embedder *e = synthetic(4, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
+    lore_embedder *e = tiny(4, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
     const char *texts[] = {"fine", "bad \xC3 byte"};
-    float out[2 * 384];
+    float out[2 * 32];
     assert_int_equal(lore_embedder_embed_batch(e, texts, NULL, 2, out), LORE_EINVAL);
     assert_non_null(strstr(lore_last_error(), "text 1"));
     lore_embedder_free(e);
 
     lore_encoder_params p = lore_embedder_default_params();
-    p.tier = "minilm-l3";
+    p.model_dir = LORE_FIXTURES_DIR "/tiny-bert";
     p.utf8 = LORE_UTF8_REPLACE;
     assert_int_equal(lore_embedder_new(&p, &e), LORE_OK);
     assert_int_equal(lore_embedder_embed_batch(e, texts, NULL, 2, out), LORE_OK);
@@ -487,7 +488,7 @@ static void test_bad_params(void **state)
     p.n_threads = 0;
     expect_new_fails(p, LORE_EINVAL, "n_threads");
     p = lore_embedder_default_params();
-    p.tier = "minilm-l3";
+    p.model_dir = LORE_FIXTURES_DIR "/tiny-bert";
     p.max_tokens = 100000;
     expect_new_fails(p, LORE_EINVAL, "max_tokens");
     p = lore_embedder_default_params();
@@ -497,7 +498,7 @@ static void test_bad_params(void **state)
     p.precision = LORE_PRECISION_BF16;
     expect_new_fails(p, LORE_EUNSUPPORTED, "bf16");
     p = lore_embedder_default_params();
-    p.tier = "minilm-l3";
+    p.model_dir = LORE_FIXTURES_DIR "/tiny-bert";
     p.cache_bytes = 10;
     expect_new_fails(p, LORE_EINVAL, "10");
     p = lore_embedder_default_params();
@@ -515,8 +516,8 @@ static void test_bad_params(void **state)
 static void test_bad_calls(void **state)
 {
     (void)state;
-    lore_embedder *e = synthetic(2, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
-    float out[384];
+    lore_embedder *e = tiny(2, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
+    float out[32];
     const char *texts[] = {NULL};
     assert_int_equal(lore_embedder_embed_batch(e, texts, NULL, 1, out), LORE_EINVAL);
     assert_int_equal(lore_embedder_embed_batch(e, NULL, NULL, 1, out), LORE_EINVAL);
@@ -527,6 +528,37 @@ static void test_bad_calls(void **state)
     lore_embedder_free(e);
     lore_embedder_free(NULL);
     lore_nli_free(NULL);
+}
+
+/* A built-in tier with synthetic weights: the shapes, labels and a finite, unit vector. */
+static void test_synthetic_tier(void **state)
+{
+    (void)state;
+    lore_encoder_params p = lore_embedder_default_params();
+    p.tier = "minilm-l3";
+    p.seed = 7;
+    p.max_tokens = 16;
+    lore_embedder *e = NULL;
+    assert_int_equal(lore_embedder_new(&p, &e), LORE_OK);
+    lore_encoder_settings set;
+    lore_embedder_get_settings(e, &set);
+    assert_true(set.synthetic_weights);
+    assert_string_equal(set.shape.name, "minilm-l3");
+    assert_non_null(strstr(set.source, "synthetic:minilm-l3"));
+    assert_int_equal(set.dim, 384);
+    assert_int_equal(lore_tokenizer_vocab_size(lore_embedder_tokenizer(e)), 30522);
+    float out[2 * 384];
+    const char *texts[] = {"one text of a few words", "another"};
+    assert_int_equal(lore_embedder_embed_batch(e, texts, NULL, 2, out), LORE_OK);
+    double norm = 0, diff = 0;
+    for (int j = 0; j < 384; j++) {
+        assert_true(isfinite(out[j]));
+        norm += (double)out[j] * out[j];
+        diff += fabs((double)out[j] - out[384 + j]);
+    }
+    assert_double_equal(norm, 1.0, 1e-5);
+    assert_true(diff > 1e-3);
+    lore_embedder_free(e);
 }
 
 static void test_tiers_table(void **state)
@@ -557,6 +589,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiers_table),
+        cmocka_unit_test(test_synthetic_tier),
         cmocka_unit_test(test_golden_f32),
         cmocka_unit_test(test_golden_f16),
         cmocka_unit_test(test_golden_bf16),

@@ -161,6 +161,10 @@ static lore_status load_model(const lore_encoder_params *p, lore_model_kind kind
         const lore_tier *t = lore_tier_find(p->tier);
         if (!t)
             return lore__fail(LORE_EINVAL, "params: unknown tier '%s'", p->tier);
+        if (t->kind != kind) /* before building weights that would be thrown away */
+            return lore__fail(LORE_EINVAL, "tier '%s' is %s model, not %s one", t->name,
+                              kind == LORE_MODEL_NLI ? "an embedding" : "an NLI",
+                              kind == LORE_MODEL_NLI ? "an NLI" : "an embedding");
         s = lore__model_synthetic(t, p->seed, &tp, out);
     }
     if (s != LORE_OK)
@@ -346,8 +350,12 @@ static lore_status tokenize_one(runner *r, item *it)
     } else {
         s = lore_tokenizer_encode(tok, a, a_len, mt, it->ids, &n_ids, info);
     }
-    if (s != LORE_OK)
-        return lore__fail(s, "text %zu: %s", i, lore_last_error());
+    if (s != LORE_OK) {
+        /* The detail lives in the buffer lore__fail writes: copy it out first. */
+        char detail[TASK_ERROR_BYTES];
+        snprintf(detail, sizeof detail, "%s", lore_last_error());
+        return lore__fail(s, "text %zu: %s", i, detail);
+    }
     it->n = (int)n_ids;
     return LORE_OK;
 }
