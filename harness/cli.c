@@ -330,7 +330,9 @@ static int cmd_run(int argc, char **argv)
 
     bench_result_meta meta = {.run_id = run_id, .argc = argc, .argv = argv};
     meta.started_unix_ms = bench_unix_ms();
-    if (bench_runner_run(s, g, host.calibrated ? host.calib_sgemm_gflops : 0.0, o.quiet ? NULL : progress_line, NULL, &run, &e) != 0) {
+    double calib_gflops = host.calibrated ? host.calib_sgemm_gflops : 0.0;
+    if (bench_runner_run(s, g, calib_gflops, o.quiet ? NULL : progress_line, NULL, &run, &e) !=
+        0) {
         rc = BENCH_EXIT_RUNTIME;
         goto report;
     }

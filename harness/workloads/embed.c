@@ -35,20 +35,11 @@ static const bench_param_spec params[] = {
      "tokens per text, [CLS] and [SEP] included (the longest when seq_len_min is set)"},
     {"seq_len_min", BENCH_PARAM_INT, "0", 0, 512, NULL, "tokens",
      "when > 0, text lengths are uniform in [seq_len_min, seq_len]"},
-    {"threads", BENCH_PARAM_INT, "1", 1, 64, NULL, "threads", "threads the embedder uses"},
-    {"worker_mode", BENCH_PARAM_STRING, "blas", 0, 0, bench_thread_mode_choices, "",
-     "blas: one forward pass on `threads` BLAS threads; workers: `threads` workers, 1 BLAS "
-     "thread each"},
-    {"padding", BENCH_PARAM_STRING, "none", 0, 0, bench_padding_choices, "",
-     "none: packed sequences; batch: pad to the batch's longest; max: pad to seq_len"},
-    {"sort", BENCH_PARAM_BOOL, "true", 0, 0, NULL, "", "sort texts by length before batching"},
-    {"precision", BENCH_PARAM_STRING, "f32", 0, 0, bench_precision_choices, "",
-     "GEMM precision"},
     {"cache", BENCH_PARAM_BOOL, "false", 0, 0, NULL, "", "use the embedding cache"},
     {"cache_mb", BENCH_PARAM_FLOAT, "64", 0.01, 65536, NULL, "MiB", "embedding cache capacity"},
     {"dup_ratio", BENCH_PARAM_FLOAT, "0", 0, 1, NULL, "",
      "probability that a text repeats one already embedded"},
-    {"seed", BENCH_PARAM_INT, "1", 0, 1e15, NULL, "", "seed of weights and texts"},
+    BENCH_ENCODER_PARAM_SPECS,
 };
 
 typedef struct state {
@@ -199,7 +190,7 @@ static int metrics(const void *opaque, const bench_point_measure *m, cJSON *out)
     const state *s = opaque;
     lore_encoder_stats st;
     lore_embedder_get_stats(s->emb, &st);
-    int rc = bench_encoder_metrics(&st, s->n_ops, &s->settings, m, out);
+    int rc = bench_encoder_metrics("texts_per_s", &st, s->n_ops, &s->settings, m, out);
     if (s->settings.cache_bytes > 0) {
         double lookups = (double)(st.cache_hits + st.cache_misses);
         rc |= bench_metric_add(out, "cache_hit_rate", lookups > 0 ? st.cache_hits / lookups : 0,

@@ -51,17 +51,19 @@ int bench_encoder_labels(const lore_encoder_settings *s, cJSON *labels)
     return ok ? 0 : -1;
 }
 
-int bench_encoder_metrics(const lore_encoder_stats *st, uint64_t n_ops,
+int bench_encoder_metrics(const char *items_name, const lore_encoder_stats *st, uint64_t n_ops,
                           const lore_encoder_settings *s, const bench_point_measure *m,
                           cJSON *out)
 {
     if (n_ops == 0)
         return 0;
+    char unit[32];
+    snprintf(unit, sizeof unit, "%.*s/s", (int)strcspn(items_name, "_"), items_name);
     /* The stats cover every operation since setup, warm-up included: per-op
      * averages times the measured op rate give the rates. */
     double per_op = m->ops_per_s / (double)n_ops;
     double gflops = st->n_flops * per_op / 1e9;
-    int rc = 0;
+    int rc = bench_metric_add(out, items_name, m->items_per_s, unit, BENCH_BETTER_HIGHER);
     rc |= bench_metric_add(out, "tokens_per_s", (double)st->n_tokens * per_op, "tokens/s",
                            BENCH_BETTER_HIGHER);
     rc |= bench_metric_add(out, "gflop_per_s", gflops, "GFLOP/s", BENCH_BETTER_HIGHER);

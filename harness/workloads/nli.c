@@ -27,15 +27,7 @@ static const bench_param_spec params[] = {
     {"batch_size", BENCH_PARAM_INT, "8", 1, 4096, NULL, "pairs", "pairs per operation"},
     {"seq_len", BENCH_PARAM_INT, "128", 5, 512, NULL, "tokens",
      "tokens per pair, [CLS] and both [SEP] included"},
-    {"threads", BENCH_PARAM_INT, "1", 1, 64, NULL, "threads", "threads the model uses"},
-    {"worker_mode", BENCH_PARAM_STRING, "blas", 0, 0, bench_thread_mode_choices, "",
-     "blas: one forward pass on `threads` BLAS threads; workers: `threads` workers"},
-    {"padding", BENCH_PARAM_STRING, "none", 0, 0, bench_padding_choices, "",
-     "none: packed sequences; batch: pad to the batch's longest; max: pad to seq_len"},
-    {"sort", BENCH_PARAM_BOOL, "true", 0, 0, NULL, "", "sort pairs by length before batching"},
-    {"precision", BENCH_PARAM_STRING, "f32", 0, 0, bench_precision_choices, "",
-     "GEMM precision"},
-    {"seed", BENCH_PARAM_INT, "1", 0, 1e15, NULL, "", "seed of weights and texts"},
+    BENCH_ENCODER_PARAM_SPECS,
 };
 
 typedef struct state {
@@ -165,7 +157,7 @@ static int metrics(const void *opaque, const bench_point_measure *m, cJSON *out)
     const state *s = opaque;
     lore_encoder_stats st;
     lore_nli_get_stats(s->nli, &st);
-    return bench_encoder_metrics(&st, s->n_ops, &s->settings, m, out);
+    return bench_encoder_metrics("pairs_per_s", &st, s->n_ops, &s->settings, m, out);
 }
 
 static int labels(const void *opaque, cJSON *out)
