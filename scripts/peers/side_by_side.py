@@ -113,24 +113,22 @@ def table(lore_doc, lore_pts, torch_doc, torch_pts, order):
 
 def describe(lore_doc, torch_doc):
     lh, th = lore_doc.get("host", {}), torch_doc.get("host", {})
-    tl = {}
-    for p in torch_doc.get("points", []):
-        if p.get("status") == "ok":
-            tl = p.get("labels", {})
-            break
-    ll = {}
-    for p in lore_doc.get("points", []):
-        if p.get("status") == "ok":
-            ll = p.get("labels", {})
-            break
+    def labels(doc, key):
+        seen = []
+        for p in doc.get("points", []):
+            v = p.get("labels", {}).get(key) if p.get("status") == "ok" else None
+            if v and v not in seen:
+                seen.append(v)
+        return " | ".join(seen) or "?"
+
     out = [
-        "lore %s, OpenBLAS core %s; %s" % (lore_doc.get("lore_version", "?"),
-                                           lh.get("blas", {}).get("core", "?"),
-                                           "threads: " + ll.get("threads", "?")),
-        "%s, %s; OpenBLAS core %s; threads: %s" % (torch_doc.get("tool", "pytorch"),
-                                                   tl.get("impl", "?"),
-                                                   th.get("blas", {}).get("core", "?"),
-                                                   tl.get("threads", "?")),
+        "lore %s, OpenBLAS core %s; threads: %s" % (lore_doc.get("lore_version", "?"),
+                                                    lh.get("blas", {}).get("core", "?"),
+                                                    labels(lore_doc, "threads")),
+        "%s, %s; OpenBLAS core %s; %s; threads: %s" % (
+            torch_doc.get("tool", "pytorch"), labels(torch_doc, "impl"),
+            th.get("blas", {}).get("core", "?"), labels(torch_doc, "cpu_capability"),
+            labels(torch_doc, "threads")),
         "lore's time includes tokenization; PyTorch's does not (pre-tokenized ids). "
         "Throughput is items/s over the measured windows; p50 is the batch latency.",
     ]
@@ -177,7 +175,8 @@ def main(argv):
     for name, cmd in runs:
         print("side_by_side: running %s: %s" % (name, " ".join(cmd)), file=sys.stderr)
         sys.stderr.flush()
-        status[name] = subprocess.run(cmd).returncode
+        # Their stdout (the result path) goes to stderr: stdout is the Markdown report.
+        status[name] = subprocess.run(cmd, stdout=sys.stderr).returncode
         if status[name] == 130:
             print("side_by_side: %s interrupted" % name, file=sys.stderr)
             return 130

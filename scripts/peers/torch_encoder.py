@@ -45,6 +45,7 @@ import argparse
 import ctypes
 import ctypes.util
 import datetime
+import gc
 import json
 import math
 import os
@@ -63,13 +64,14 @@ SWEEP_MAX_POINTS = 100000
 MAX_SAMPLES_TOTAL = 64 * 1024 * 1024
 N_BASE = 256  # base inputs cycled by the operations, as in lore's embed and nli workloads
 
-# THREAD POLICY, chosen by measurement on the 2-core reference VM (see README.md): for a
-# point of `threads` T, PyTorch's OpenMP pool gets 1 thread and OpenBLAS gets T. The GEMMs,
-# nearly all of the time, then run on T threads while no second pool spins against them;
-# giving OpenMP T threads as well measured slower at every shape tried, and OMP_WAIT_POLICY
-# PASSIVE did not recover it. Overridable per run (--intra-op-threads, --blas-threads).
-DEFAULT_INTRA_OP = "1"
-DEFAULT_BLAS = "T"
+# THREAD POLICY, chosen by measurement on the 2-core reference VM (README.md, "Threads"):
+# for a point of `threads` T, the pool that runs the GEMMs gets T threads and the other one
+# gets 1, so no second pool spins against them. fp32: GEMMs are OpenBLAS's, so OpenMP
+# (element-wise work) 1 and OpenBLAS T; both pools at T was slower at every shape tried
+# unless OMP_WAIT_POLICY=PASSIVE, which only brought it level. bf16 (autocast): GEMMs are
+# oneDNN's on the OpenMP pool, so OpenMP T and OpenBLAS 1. --intra-op-threads and
+# --blas-threads override it.
+DEFAULT_THREADS = {"f32": ("1", "T"), "bf16": ("T", "1")}  # precision: (intra-op, OpenBLAS)
 DEFAULT_IMPL = "fastpath"
 
 # ---- the workloads' parameter tables (mirrors harness/workloads/{embed,nli}.c) ----------
@@ -794,6 +796,7 @@ def host_json(torch, blas, env_set):
         "config": blas.config(),
         "core": core,
         "threads": blas.threads(),
+        "threads_note": "OpenBLAS's own default at load; each point sets it (labels.threads)",
         "coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
         "generic_on_simd_cpu": generic,
         "warning": ("OpenBLAS runs its generic '%s' kernels on a CPU with AVX2/AVX-512: PyTorch's "
@@ -804,6 +807,7 @@ def host_json(torch, blas, env_set):
         "version": torch.__version__,
         "parallel_backend": "OpenMP" if "OpenMP" in torch.__config__.parallel_info() else
         "unknown",
+        "cpu_capability": CPU_CAPABILITY[0],
         "environment": env_set,
     }
     host["calibration"] = None
@@ -1099,7 +1103,9 @@ def run_point(torch, np, blas, s, pt, opts, item_unit):
     rss_before, _ = rss_read()
     peak_reset = rss_reset_peak()
     t = v["threads"]
-    intra, nblas = resolve_threads(opts.intra_op_threads, t), resolve_threads(opts.blas_threads, t)
+    d_intra, d_blas = DEFAULT_THREADS[v["precision"]]
+    intra = resolve_threads(opts.intra_op_threads or d_intra, t)
+    nblas = resolve_threads(opts.blas_threads or d_blas, t)
     torch.set_num_threads(intra)
     blas.set_threads(nblas)
     state = None
@@ -1158,6 +1164,9 @@ def run_point(torch, np, blas, s, pt, opts, item_unit):
             torch.get_num_threads(), blas.threads() if blas.lib else -1,
             "; OMP_WAIT_POLICY=%s" % os.environ["OMP_WAIT_POLICY"]
             if "OMP_WAIT_POLICY" in os.environ else ""),
+        "cpu_capability": "PyTorch kernels %s%s" % (
+            CPU_CAPABILITY[0], " (ATEN_CPU_CAPABILITY=%s)" % os.environ["ATEN_CPU_CAPABILITY"]
+            if "ATEN_CPU_CAPABILITY" in os.environ else ""),
         "blas_core": "%s (OPENBLAS_CORETYPE %s)" % (
             blas.core(), "=" + os.environ["OPENBLAS_CORETYPE"]
             if "OPENBLAS_CORETYPE" in os.environ else "unset"),
@@ -1197,6 +1206,8 @@ def run_point(torch, np, blas, s, pt, opts, item_unit):
     del state
     return p
 
+
+CPU_CAPABILITY = ["unknown"]  # what torch reports it runs, read once torch is loaded
 
 IMPL_TEXT = {
     "fastpath": "torch.nn.TransformerEncoder (post-LN BERT layers; inference fast path, "
@@ -1316,24 +1327,28 @@ def parse_args(argv):
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     ap.add_argument("--impl", choices=sorted(IMPL_TEXT), default=DEFAULT_IMPL,
                     help="encoder implementation (default %(default)s)")
-    ap.add_argument("--intra-op-threads", default=DEFAULT_INTRA_OP, metavar="N|T",
+    ap.add_argument("--intra-op-threads", metavar="N|T",
                     help="torch.set_num_threads per point: a number, or T for the point's "
-                         "threads (default %(default)s)")
-    ap.add_argument("--blas-threads", default=DEFAULT_BLAS, metavar="N|T",
+                         "threads (default: 1 for f32, T for bf16)")
+    ap.add_argument("--blas-threads", metavar="N|T",
                     help="OpenBLAS threads per point: a number, or T for the point's threads "
-                         "(default %(default)s)")
+                         "(default: T for f32, 1 for bf16)")
     ap.add_argument("--omp-wait-policy", choices=["passive", "active"],
                     help="set OMP_WAIT_POLICY for PyTorch's OpenMP pool (default: leave the "
                          "environment as it is)")
     ap.add_argument("--blas-core", metavar="NAME",
                     help="set OPENBLAS_CORETYPE (e.g. SkylakeX, Haswell) before OpenBLAS "
                          "loads; default: the environment's, else OpenBLAS's own choice")
-    ap.add_argument("--aten-cpu-capability", choices=["default", "avx2", "avx512"],
-                    help="set ATEN_CPU_CAPABILITY (PyTorch's element-wise kernel ISA)")
+    ap.add_argument("--aten-cpu-capability", choices=["auto", "torch", "avx2", "avx512"],
+                    default="auto",
+                    help="PyTorch's element-wise kernel ISA (ATEN_CPU_CAPABILITY). auto "
+                         "(default): the caller's ATEN_CPU_CAPABILITY if set, else avx512 on "
+                         "an AVX-512 CPU (torch 1.13 picks AVX2 there by itself); torch: "
+                         "torch's own choice")
     o = ap.parse_args(argv)
     for name in ("intra_op_threads", "blas_threads"):
         val = getattr(o, name)
-        if val != "T" and not (val.isdigit() and 1 <= int(val) <= 64):
+        if val is not None and val != "T" and not (val.isdigit() and 1 <= int(val) <= 64):
             ap.error("--%s: expected T or a number 1-64 (got %r)" % (name.replace("_", "-"), val))
     if o.blas_core is not None and not re.match(r"[A-Za-z0-9_]{1,32}\Z", o.blas_core):
         ap.error("--blas-core %r: expected an OpenBLAS core name (e.g. SkylakeX)" % o.blas_core)
@@ -1380,9 +1395,17 @@ def main(argv):
         os.environ["OPENBLAS_CORETYPE"] = env_set["OPENBLAS_CORETYPE"] = opts.blas_core
     if opts.omp_wait_policy:
         os.environ["OMP_WAIT_POLICY"] = env_set["OMP_WAIT_POLICY"] = opts.omp_wait_policy.upper()
-    if opts.aten_cpu_capability:
-        os.environ["ATEN_CPU_CAPABILITY"] = env_set["ATEN_CPU_CAPABILITY"] = \
-            opts.aten_cpu_capability
+    cap = opts.aten_cpu_capability
+    if cap == "auto" and "ATEN_CPU_CAPABILITY" not in os.environ:
+        # torch 1.13 runs its AVX2 kernels on AVX-512 CPUs unless told; its AVX-512 ones
+        # measured faster here (LayerNorm, GELU, softmax; see README).
+        _, flags = cpu_facts()
+        if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+            cap = "avx512"
+    if cap == "torch":
+        os.environ.pop("ATEN_CPU_CAPABILITY", None)
+    elif cap in ("avx2", "avx512"):
+        os.environ["ATEN_CPU_CAPABILITY"] = env_set["ATEN_CPU_CAPABILITY"] = cap
     for k in ("OPENBLAS_CORETYPE", "OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
               "ATEN_CPU_CAPABILITY", "GOMP_SPINCOUNT"):
         if k in os.environ and k not in env_set:
@@ -1397,6 +1420,8 @@ def main(argv):
         print("torch_encoder: %s (install with scripts/install-deps.sh --peers)" % e,
               file=sys.stderr)
         return EXIT_RUNTIME
+    m = re.search(r"CPU capability usage: (\S+)", torch.__config__.show())
+    CPU_CAPABILITY[0] = m.group(1) if m else "unknown"
     blas = OpenBLAS()
     if not blas.lib or not blas.loaded_by_torch():
         print("torch_encoder: warning: cannot reach the OpenBLAS that PyTorch uses; its thread "
@@ -1409,9 +1434,10 @@ def main(argv):
         print("\ntorch_encoder: WARNING: %s\n" % host["blas"]["warning"], file=sys.stderr)
     if not opts.quiet:
         print("torch_encoder: %s (%s), %d point(s); pytorch %s, impl %s; OpenBLAS core %s; "
-              "threads: intra-op %s, OpenBLAS %s (T = the point's threads)"
+              "PyTorch kernels %s; threads: intra-op %s, OpenBLAS %s (T = the point's threads)"
               % (s.name, s.workload, len(points), torch.__version__, opts.impl, blas.core(),
-                 opts.intra_op_threads, opts.blas_threads), file=sys.stderr)
+                 CPU_CAPABILITY[0], opts.intra_op_threads or "1 (bf16: T)",
+                 opts.blas_threads or "T (bf16: 1)"), file=sys.stderr)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -1425,6 +1451,7 @@ def main(argv):
     t0 = time.perf_counter()
     for i, pt in enumerate(points):
         r = run_point(torch, np, blas, s, pt, opts, item_unit)
+        gc.collect()  # the last point's model goes before the next one's peak RSS is reset
         if r is None:
             interrupted = True
             break

@@ -7,7 +7,7 @@
  * folded onto their first occurrence -> tokenization of what is left ->
  * stable sort by token count -> batches of batch_size in that order -> each
  * batch one forward pass (BLAS mode) or split into one contiguous slice per
- * worker with about equal token counts (worker mode) -> results written
+ * worker with about equal flops (worker mode) -> results written
  * straight to the caller's rows -> cache fill and duplicate copies.
  *
  * Per-call scratch (ids, items, sequences) lives in the handle and grows
@@ -403,20 +403,33 @@ static void forward_task(void *ctx, size_t task, int worker)
         task_fail(r, worker, s);
 }
 
-/* Cuts seqs[0..n) into n_workers contiguous slices of about equal token rows. */
+/* Flops of one sequence's pass: projections and FFN per row, attention rows x rows. */
+static double seq_cost(const runner *r, const lore__seq *s)
+{
+    const lore_tier *t = &r->model->shape;
+    double rows = r->pad_to ? r->pad_to : s->n, h = t->hidden;
+    return rows * 2.0 * h * (4.0 * h + 2.0 * t->ffn) + 4.0 * rows * rows * h;
+}
+
+/*
+ * Cuts seqs[0..n) into n_workers contiguous slices of about equal work: slice
+ * w ends at the first sequence whose midpoint passes w/n_workers of the flops.
+ */
 static void split_batch(runner *r, const lore__seq *seqs, size_t n)
 {
     size_t nw = (size_t)r->n_workers;
     double total = 0;
     for (size_t i = 0; i < n; i++)
-        total += r->pad_to ? r->pad_to : seqs[i].n;
+        total += seq_cost(r, &seqs[i]);
     r->slice[0] = 0;
     size_t i = 0;
     double acc = 0;
     for (size_t w = 1; w < nw; w++) {
         double target = total * (double)w / (double)nw;
-        while (i < n && acc + (r->pad_to ? r->pad_to : seqs[i].n) / 2.0 <= target)
-            acc += r->pad_to ? r->pad_to : seqs[i++].n;
+        while (i < n && acc + seq_cost(r, &seqs[i]) / 2.0 <= target) {
+            acc += seq_cost(r, &seqs[i]);
+            i++;
+        }
         r->slice[w] = i;
     }
     r->slice[nw] = n;

@@ -136,18 +136,23 @@ static double attention(const lore_tier *t, const lore__nn_kernels *k, lore__enc
     double flops = 0;
     size_t r0 = 0;
     for (size_t i = 0; i < n_seq; i++) {
-        int rows = seq_rows(&seqs[i], pad_to), keys = seqs[i].n;
+        /* Padded, a sequence attends over all its rows with the padded keys
+         * masked, as padded implementations do: softmax over the real keys,
+         * zero weight on the rest. Packed, rows and keys are the real tokens. */
+        int rows = seq_rows(&seqs[i], pad_to), real = seqs[i].n;
         const float *base = ws->qkv + r0 * (size_t)ld_qkv;
         for (int head = 0; head < t->n_heads; head++) {
             const float *q = base + head * d, *kk = q + h, *v = q + 2 * h;
-            /* Padded rows still query (their results are dropped) but padded
-             * keys are left out: the same as masking them to -inf. */
-            lore__sgemm_nt(rows, keys, d, scale, q, ld_qkv, kk, ld_qkv, 0.0f, ws->scores, keys);
-            k->softmax_rows(ws->scores, (size_t)keys, (size_t)rows, (size_t)keys);
-            lore__sgemm_nn(rows, d, keys, 1.0f, ws->scores, keys, v, ld_qkv, 0.0f,
+            lore__sgemm_nt(rows, rows, d, scale, q, ld_qkv, kk, ld_qkv, 0.0f, ws->scores, rows);
+            k->softmax_rows(ws->scores, (size_t)rows, (size_t)rows, (size_t)real);
+            if (real < rows)
+                for (int r = 0; r < rows; r++)
+                    memset(ws->scores + (size_t)r * rows + real, 0,
+                           (size_t)(rows - real) * sizeof(float));
+            lore__sgemm_nn(rows, d, rows, 1.0f, ws->scores, rows, v, ld_qkv, 0.0f,
                            ws->ctx + r0 * (size_t)h + head * d, h);
         }
-        flops += 4.0 * rows * keys * h;
+        flops += 4.0 * rows * rows * h;
         r0 += (size_t)rows;
     }
     return flops;

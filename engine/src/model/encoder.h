@@ -4,8 +4,8 @@
  * A batch is a list of sequences. In packed mode (pad_to == 0) their token
  * rows sit back to back, so projections and the FFN touch no padding at all;
  * otherwise every sequence occupies pad_to rows, the extra rows carrying
- * [PAD] and masked out as attention keys (the way padded implementations
- * work, kept to measure what padding costs). Attention runs per sequence and
+ * [PAD], attended over and masked out as keys (the way padded
+ * implementations work, kept to measure what padding costs). Attention runs per sequence and
  * head on slices of the fused QKV matrix; everything else is one GEMM over
  * all rows of the batch.
  *
