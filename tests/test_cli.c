@@ -37,6 +37,7 @@
 #include <cjson/cJSON.h>
 
 #include "util.h"
+#include "test_util.h"
 
 extern char **environ;
 
@@ -654,6 +655,96 @@ static void test_run_success(void **state)
     proc_free(&p);
 }
 
+static const cJSON *metric(const cJSON *pt, const char *name)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(pt, "metrics"), name);
+    if (!m)
+        fail_msg("point has no metric '%s'", name);
+    return cJSON_GetObjectItemCaseSensitive(m, "value");
+}
+
+/* The embed workload end to end: every point measured, labelled synthetic, with
+ * consistent derived metrics and the engine's counters. */
+static void test_run_embed(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "embed");
+    const char *args[] = {"run", LORE_FIXTURES_DIR "/scenarios/cli_embed.json", "-o", out, NULL};
+    proc p;
+    run_bench(&p, "embed", args);
+    exits(&p, 0);
+    has(&p, p.err, "texts_per_s");
+    cJSON *doc = load_result(out);
+    const cJSON *points = cJSON_GetObjectItemCaseSensitive(doc, "points");
+    assert_int_equal(cJSON_GetArraySize(points), 4);
+    const cJSON *pt;
+    cJSON_ArrayForEach(pt, points)
+    {
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "status")->valuestring, "ok");
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "item_unit")->valuestring,
+                            "text");
+        double texts = num_at(pt, "throughput", "items_per_s");
+        assert_true(texts > 0);
+        assert_double_equal(metric(pt, "texts_per_s")->valuedouble, texts, texts * 1e-9);
+        /* Every text is 12 tokens; tokens/s counts only what the encoder ran. */
+        double encoded = metric(pt, "encoded_ratio")->valuedouble;
+        assert_true(encoded > 0 && encoded <= 1);
+        assert_double_equal(metric(pt, "tokens_per_s")->valuedouble, texts * 12 * encoded,
+                            texts * 12 * 1e-6);
+        assert_true(metric(pt, "cache_hit_rate")->valuedouble > 0);
+        assert_true(metric(pt, "synthetic_weights")->valuedouble == 1);
+        assert_true(metric(pt, "gemm_efficiency")->valuedouble > 0);
+        const cJSON *labels = cJSON_GetObjectItemCaseSensitive(pt, "labels");
+        assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(labels, "weights")->valuestring,
+                               "synthetic"));
+        assert_non_null(
+            strstr(cJSON_GetObjectItemCaseSensitive(labels, "model_source")->valuestring,
+                   "synthetic:minilm-l3"));
+        const cJSON *texts_counter = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(pt, "counters"), "sde:::lore::embed_texts");
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(texts_counter, "available")));
+        assert_true(num_at(texts_counter, "value", NULL) ==
+                    num_at(pt, "items_per_op", NULL) * num_at(pt, "n_samples", NULL));
+    }
+    cJSON_Delete(doc);
+    proc_free(&p);
+}
+
+/* The nli workload on the fixture cross-encoder (a real model folder), 2 workers. */
+static void test_run_nli(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "nli");
+    const char *args[] = {"run", LORE_FIXTURES_DIR "/scenarios/cli_nli.json", "-o", out, "--set",
+                          "model_dir=" LORE_FIXTURES_DIR "/tiny-bert-nli", NULL};
+    proc p;
+    run_bench(&p, "nli", args);
+    exits(&p, 0);
+    cJSON *doc = load_result(out);
+    const cJSON *pt = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "points"), 0);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "status")->valuestring, "ok");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "item_unit")->valuestring, "pair");
+    assert_true(metric(pt, "pairs_per_s")->valuedouble > 0);
+    assert_true(metric(pt, "synthetic_weights")->valuedouble == 0);
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(pt, "labels");
+    assert_non_null(
+        strstr(cJSON_GetObjectItemCaseSensitive(labels, "threads")->valuestring, "2 worker"));
+    cJSON_Delete(doc);
+    proc_free(&p);
+
+    /* A model folder that does not exist fails the point with the path named. */
+    in_base(out, sizeof out, "nli-bad");
+    const char *bad[] = {"run", LORE_FIXTURES_DIR "/scenarios/cli_nli.json", "-o", out, "--set",
+                         "model_dir=/nonexistent/nli-model", NULL};
+    run_bench(&p, "nli-bad", bad);
+    exits(&p, 3);
+    has(&p, p.err, "/nonexistent/nli-model");
+    proc_free(&p);
+}
+
 /* --blas-core naming the core already running: no re-exec (tests never change
  * the core type), but the self-check runs and the result records both. */
 static void test_run_blas_core_current(void **state)
@@ -786,6 +877,8 @@ int main(void)
         cmocka_unit_test(test_run_output_not_creatable),
         cmocka_unit_test(test_run_output_not_writable),
         cmocka_unit_test(test_run_dry_run),
+        cmocka_unit_test(test_run_embed),
+        cmocka_unit_test(test_run_nli),
         cmocka_unit_test(test_run_success),
         cmocka_unit_test(test_run_blas_core_current),
         cmocka_unit_test(test_run_filter),

@@ -437,6 +437,51 @@ static void test_repo_stream(void **state)
     bench_scenario_free(s);
 }
 
+/* The embedding scenarios: they load, name their workload and sweep what the issue asks. */
+static void test_repo_embedding_scenarios(void **state)
+{
+    (void)state;
+    bench_scenario *s = load_ok(REPO_DIR "/scenarios/embed_batch.json");
+    assert_ptr_equal(s->workload, bench_workload_find("embed"));
+    assert_axis_ints(s, "batch_size", (const int64_t[]){1, 8, 16, 32, 64, 128}, 6);
+    assert_axis_ints(s, "seq_len", (const int64_t[]){32, 128}, 2);
+    assert_round_trips(s);
+    bench_scenario_free(s);
+    s = load_ok(REPO_DIR "/scenarios/nli_batch.json");
+    assert_ptr_equal(s->workload, bench_workload_find("nli"));
+    assert_axis_ints(s, "batch_size", (const int64_t[]){1, 4, 8, 16, 32}, 5);
+    assert_round_trips(s);
+    bench_scenario_free(s);
+    const char *others[] = {"embed_padding", "embed_cache", "embed_threads"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/scenarios/%s.json", REPO_DIR, others[i]);
+        s = load_ok(path);
+        assert_string_equal(s->name, others[i]);
+        assert_ptr_equal(s->workload, bench_workload_find("embed"));
+        assert_round_trips(s);
+        bench_scenario_free(s);
+    }
+}
+
+/* Floats print in the shortest form that reads back exactly (point ids use it). */
+static void test_float_format_shortest(void **state)
+{
+    (void)state;
+    const struct {
+        double v;
+        const char *text;
+    } rows[] = {{0.3, "0.3"}, {0.9, "0.9"}, {0, "0"}, {64, "64"}, {1e-7, "1e-07"},
+                {0.1 + 0.2, "0.30000000000000004"}, {1.0 / 3, "0.3333333333333333"}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        bench_value v = {.type = BENCH_PARAM_FLOAT, .f = rows[i].v};
+        char buf[64];
+        bench_value_format(&v, buf, sizeof buf);
+        assert_string_equal(buf, rows[i].text);
+        assert_true(strtod(buf, NULL) == rows[i].v);
+    }
+}
+
 /* ---- invalid files: one row per kind of mistake ------------------------- */
 
 typedef struct bad_case {
@@ -848,6 +893,8 @@ int main(void)
         cmocka_unit_test(test_to_json_minimal),
         cmocka_unit_test(test_to_json_after_sets),
         cmocka_unit_test(test_free_null),
+        cmocka_unit_test(test_repo_embedding_scenarios),
+        cmocka_unit_test(test_float_format_shortest),
     };
     enum { N_FIXED = sizeof fixed_tests / sizeof fixed_tests[0] };
     /* Each table row runs as its own named test. */

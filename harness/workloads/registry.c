@@ -190,6 +190,13 @@ int bench_value_format(const bench_value *v, char *buf, size_t size)
     case BENCH_PARAM_INT:
         return snprintf(buf, size, "%lld", (long long)v->i);
     case BENCH_PARAM_FLOAT:
+        /* The shortest form that reads back exactly: ids say 0.3, not 0.29999999999999999. */
+        for (int digits = 1; digits < 17; digits++) {
+            char tmp[40];
+            snprintf(tmp, sizeof tmp, "%.*g", digits, v->f);
+            if (strtod(tmp, NULL) == v->f)
+                return snprintf(buf, size, "%s", tmp);
+        }
         return snprintf(buf, size, "%.17g", v->f);
     case BENCH_PARAM_BOOL:
         return snprintf(buf, size, "%s", v->b ? "true" : "false");

@@ -216,6 +216,10 @@ def format_value(spec, v):
     if spec.type == INT:
         return "%d" % v
     if spec.type == FLOAT:
+        for digits in range(1, 17):  # the shortest form that reads back exactly
+            text = "%.*g" % (digits, v)
+            if float(text) == v:
+                return text
         return "%.17g" % v
     if spec.type == BOOL:
         return "true" if v else "false"
