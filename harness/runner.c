@@ -8,6 +8,7 @@
  */
 #include "runner.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,9 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
 
 teardown:
     w->teardown(c.state);
+    /* Hand freed heap back to the kernel: glibc keeps large freed blocks once its
+     * mmap threshold has grown, and the next point's RSS would start from them. */
+    malloc_trim(0);
     r->point_ns = bench_clock_ns() - t_point;
     return cut_short ? 1 : 0;
 }
