@@ -10,8 +10,10 @@
  * Threads: the policy is explicit and never stacked. LORE_THREADS_BLAS runs one
  * forward pass at a time with n_threads BLAS threads; LORE_THREADS_WORKERS
  * runs n_threads workers, each with its own workspace, splitting a batch
- * between them, with BLAS single-threaded inside. BLAS's thread count is
- * process-wide: the embedder sets it at the start of every call.
+ * between them, with BLAS single-threaded inside; a batch with fewer texts
+ * than workers (a single query) runs on the calling thread with n_threads
+ * BLAS threads while the workers sleep. BLAS's thread count is process-wide:
+ * the embedder sets it at the start of every call.
  *
  * An embedder or NLI handle is used by one thread at a time.
  */

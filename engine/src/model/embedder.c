@@ -451,7 +451,16 @@ static lore_status run_batches(runner *r, float *out)
         r->pad_to = r->settings.padding == LORE_PADDING_NONE    ? 0
                     : r->settings.padding == LORE_PADDING_BATCH ? longest
                                                                 : r->settings.max_tokens;
-        if (r->pool) {
+        if (r->pool && nb < (size_t)r->n_workers) {
+            /* Too few sequences to give every worker one (a single query, say):
+             * the idle workers' cores go to BLAS threads for this pass instead. */
+            lore_blas_set_threads(r->n_workers);
+            lore_status s = lore__encoder_forward(r->model, r->k, &r->ws[0], r->seqs, nb,
+                                                  r->pad_to, &r->fwd[0]);
+            lore_blas_set_threads(1);
+            if (s != LORE_OK)
+                return s;
+        } else if (r->pool) {
             split_batch(r, r->seqs, nb);
             lore__pool_run(r->pool, (size_t)r->n_workers, forward_task, r);
             lore_status s = collect_failures(r);
