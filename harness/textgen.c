@@ -41,8 +41,7 @@ static double rand_unit(bench_textgen *g)
     return (double)(bench_textgen_rand(g) >> 11) * 0x1.0p-53;
 }
 
-int bench_textgen_new(const lore_tokenizer *tok, uint64_t seed, bench_textgen **out,
-                      bench_err *e)
+int bench_textgen_new(const lore_tokenizer *tok, uint64_t seed, bench_textgen **out, bench_err *e)
 {
     *out = NULL;
     bench_textgen *g = calloc(1, sizeof *g);
@@ -138,9 +137,8 @@ char *bench_textgen_text(bench_textgen *g, int n_tokens, size_t *len, bench_err 
             continue;
         }
         if (sentence_start)
-            words_left = SENTENCE_MIN_WORDS +
-                         (int)(bench_textgen_rand(g) %
-                               (SENTENCE_MAX_WORDS - SENTENCE_MIN_WORDS + 1));
+            words_left = SENTENCE_MIN_WORDS + (int)(bench_textgen_rand(g) %
+                                                    (SENTENCE_MAX_WORDS - SENTENCE_MIN_WORDS + 1));
         char word[16];
         int cost = -1;
         size_t wl = 0;
@@ -177,7 +175,8 @@ char *bench_textgen_text(bench_textgen *g, int n_tokens, size_t *len, bench_err 
     size_t got = 0;
     if (!ids)
         goto oom;
-    lore_status s = lore_tokenizer_encode(g->tok, b.s, b.len, (size_t)n_tokens + 3, ids, &got, NULL);
+    lore_status s =
+        lore_tokenizer_encode(g->tok, b.s, b.len, (size_t)n_tokens + 3, ids, &got, NULL);
     free(ids);
     if (s != LORE_OK || got != (size_t)n_tokens + 2) {
         bench_err_set(e, "text generator: made %zu tokens, wanted %d", got - 2, n_tokens);
@@ -192,8 +191,7 @@ oom:
     return NULL;
 }
 
-int bench_textgen_single_token_words(bench_textgen *g, size_t n, char (*words)[16],
-                                     bench_err *e)
+int bench_textgen_single_token_words(bench_textgen *g, size_t n, char (*words)[16], bench_err *e)
 {
     size_t found = 0;
     for (uint64_t i = 0; i < N_WORDS && found < n; i++) {

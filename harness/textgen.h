@@ -21,8 +21,7 @@
 typedef struct bench_textgen bench_textgen;
 
 /* tok is borrowed and must outlive the generator. Returns 0, or -1 with e set. */
-int bench_textgen_new(const lore_tokenizer *tok, uint64_t seed, bench_textgen **out,
-                      bench_err *e);
+int bench_textgen_new(const lore_tokenizer *tok, uint64_t seed, bench_textgen **out, bench_err *e);
 
 void bench_textgen_free(bench_textgen *g);
 
@@ -38,8 +37,7 @@ char *bench_textgen_text(bench_textgen *g, int n_tokens, size_t *len, bench_err 
  * words (each at most 15 bytes + NUL). Returns 0, or -1 with e set when the
  * vocabulary has fewer.
  */
-int bench_textgen_single_token_words(bench_textgen *g, size_t n, char (*words)[16],
-                                     bench_err *e);
+int bench_textgen_single_token_words(bench_textgen *g, size_t n, char (*words)[16], bench_err *e);
 
 /* The generator's random stream (splitmix64), for callers that draw alongside it. */
 uint64_t bench_textgen_rand(bench_textgen *g);

@@ -282,8 +282,7 @@ static void embed_alone(lore_embedder *e, float *ref)
     int dim = lore_embedder_dim(e);
     for (size_t i = 0; i < N_MIXED; i++)
         assert_int_equal(
-            lore_embedder_embed_batch(e, &mixed_texts[i], NULL, 1, ref + i * (size_t)dim),
-            LORE_OK);
+            lore_embedder_embed_batch(e, &mixed_texts[i], NULL, 1, ref + i * (size_t)dim), LORE_OK);
 }
 
 static void assert_vectors_close(const float *a, const float *b, size_t n, double tol)
@@ -333,7 +332,7 @@ static void test_batch_invariance(void **state)
     };
     for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
         lore_embedder *e = tiny(configs[c].batch, configs[c].threads, configs[c].mode,
-                                     configs[c].pad, configs[c].sort, 0);
+                                configs[c].pad, configs[c].sort, 0);
         memset(got, 0, N_MIXED * dim * sizeof *got);
         assert_int_equal(lore_embedder_embed_batch(e, mixed_texts, NULL, N_MIXED, got), LORE_OK);
         assert_vectors_close(got, ref, N_MIXED * dim, INVARIANCE_TOL);
@@ -381,8 +380,8 @@ static void test_stats_match_work(void **state)
     assert_int_equal(st.n_tokens, tokens);
     assert_double_equal(st.n_flops, flops, flops * 1e-12);
     assert_int_equal(st.n_batches, 2); /* 7 texts, batches of 4 */
-    assert_double_equal((double)(lore_counter_read(LORE_COUNTER_EMBED_FLOPS) - flops_before),
-                        flops, 2.0 * st.n_batches);
+    assert_double_equal((double)(lore_counter_read(LORE_COUNTER_EMBED_FLOPS) - flops_before), flops,
+                        2.0 * st.n_batches);
     assert_false(set.synthetic_weights);
     assert_string_equal(set.shape.name, "tiny-bert");
     assert_int_equal(set.max_tokens, 48);
@@ -415,8 +414,7 @@ static void test_cache_serves_repeats(void **state)
 {
     (void)state;
     lore_embedder *plain = tiny(4, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 0);
-    lore_embedder *cached =
-        tiny(4, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 1024 * 1024);
+    lore_embedder *cached = tiny(4, 1, LORE_THREADS_BLAS, LORE_PADDING_NONE, true, 1024 * 1024);
     size_t dim = (size_t)lore_embedder_dim(plain);
     /* The same text three times in one call, and again in a second call. */
     const char *texts[] = {mixed_texts[1], mixed_texts[0], mixed_texts[1], mixed_texts[1]};
@@ -588,20 +586,13 @@ static void test_tiers_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tiers_table),
-        cmocka_unit_test(test_synthetic_tier),
-        cmocka_unit_test(test_golden_f32),
-        cmocka_unit_test(test_golden_f16),
-        cmocka_unit_test(test_golden_bf16),
-        cmocka_unit_test(test_golden_cls_pooling),
-        cmocka_unit_test(test_golden_nli),
-        cmocka_unit_test(test_batch_invariance),
-        cmocka_unit_test(test_stats_match_work),
-        cmocka_unit_test(test_truncation_counted),
-        cmocka_unit_test(test_cache_serves_repeats),
-        cmocka_unit_test(test_invalid_utf8),
-        cmocka_unit_test(test_bad_params),
-        cmocka_unit_test(test_bad_calls),
+        cmocka_unit_test(test_tiers_table),          cmocka_unit_test(test_synthetic_tier),
+        cmocka_unit_test(test_golden_f32),           cmocka_unit_test(test_golden_f16),
+        cmocka_unit_test(test_golden_bf16),          cmocka_unit_test(test_golden_cls_pooling),
+        cmocka_unit_test(test_golden_nli),           cmocka_unit_test(test_batch_invariance),
+        cmocka_unit_test(test_stats_match_work),     cmocka_unit_test(test_truncation_counted),
+        cmocka_unit_test(test_cache_serves_repeats), cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_bad_params),           cmocka_unit_test(test_bad_calls),
     };
     return cmocka_run_group_tests(tests, load_golden, free_golden);
 }

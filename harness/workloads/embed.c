@@ -22,8 +22,8 @@
 #define PREFIX_WORDS 4
 #define PREFIX_RADIX 64
 
-static const char *const tier_choices[] = {"minilm-l3", "minilm-l6", "minilm-l12", "bge-small",
-                                           "bge-base", NULL};
+static const char *const tier_choices[] = {"minilm-l3", "minilm-l6", "minilm-l12",
+                                           "bge-small", "bge-base",  NULL};
 
 static const bench_param_spec params[] = {
     {"tier", BENCH_PARAM_STRING, "minilm-l6", 0, 0, tier_choices, "",
@@ -198,7 +198,8 @@ static int metrics(const void *opaque, const bench_point_measure *m, cJSON *out)
         rc |= bench_metric_add(out, "cache_entries", (double)st.cache_entries, "count",
                                BENCH_BETTER_NONE);
     }
-    /* Texts the encoder ran per text asked: below 1 when the cache or in-call dedupe served some. */
+    /* Texts the encoder ran per text asked: below 1 when the cache or in-call dedupe served some.
+     */
     if (st.n_texts > 0)
         rc |= bench_metric_add(out, "encoded_ratio", (double)st.n_encoded / (double)st.n_texts,
                                "ratio", BENCH_BETTER_NONE);

@@ -27,9 +27,8 @@ void bench_encoder_params(const bench_params *p, lore_encoder_params *out)
                    : strcmp(pad, "max") == 0 ? LORE_PADDING_MAX
                                              : LORE_PADDING_NONE;
     out->sort_by_length = bench_params_bool(p, "sort");
-    out->precision = strcmp(bench_params_string(p, "precision"), "bf16") == 0
-                         ? LORE_PRECISION_BF16
-                         : LORE_PRECISION_F32;
+    out->precision = strcmp(bench_params_string(p, "precision"), "bf16") == 0 ? LORE_PRECISION_BF16
+                                                                              : LORE_PRECISION_F32;
 }
 
 int bench_encoder_labels(const lore_encoder_settings *s, cJSON *labels)
@@ -52,8 +51,7 @@ int bench_encoder_labels(const lore_encoder_settings *s, cJSON *labels)
 }
 
 int bench_encoder_metrics(const char *items_name, const lore_encoder_stats *st, uint64_t n_ops,
-                          const lore_encoder_settings *s, const bench_point_measure *m,
-                          cJSON *out)
+                          const lore_encoder_settings *s, const bench_point_measure *m, cJSON *out)
 {
     if (n_ops == 0)
         return 0;

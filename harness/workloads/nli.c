@@ -86,8 +86,8 @@ static int make_pairs(state *s, const bench_params *p, bench_err *e)
     int rc = bench_textgen_new(tok, (uint64_t)bench_params_int(p, "seed"), &gen, e);
     for (size_t i = 0; rc == 0 && i < N_PAIRS; i++) {
         s->premise[i] = bench_textgen_text(gen, a_words, &s->premise_len[i], e);
-        s->hypothesis[i] = s->premise[i] ? bench_textgen_text(gen, b_words, &s->hypothesis_len[i], e)
-                                         : NULL;
+        s->hypothesis[i] =
+            s->premise[i] ? bench_textgen_text(gen, b_words, &s->hypothesis_len[i], e) : NULL;
         if (!s->premise[i] || !s->hypothesis[i])
             rc = -1;
     }

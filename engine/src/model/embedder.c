@@ -55,9 +55,9 @@ typedef struct runner {
     const lore__nn_kernels *k;
     lore__pool *pool;
     int n_workers;
-    lore__encoder_ws *ws;            /* one per worker */
-    lore__forward_stats *fwd;        /* one per worker */
-    task_result *results;            /* one per worker */
+    lore__encoder_ws *ws;     /* one per worker */
+    lore__forward_stats *fwd; /* one per worker */
+    task_result *results;     /* one per worker */
     lore_encoder_settings settings;
     lore_encoder_stats stats;
     lore__cache *cache;
@@ -126,7 +126,8 @@ static lore_status check_params(const lore_encoder_params *p)
         return lore__fail(LORE_EINVAL, "params: n_threads must be in 1..%d (got %d)", MAX_THREADS,
                           p->n_threads);
     if (p->max_tokens != 0 && p->max_tokens < 3)
-        return lore__fail(LORE_EINVAL, "params: max_tokens must be 0 (model default) or >= 3 (got %d)",
+        return lore__fail(LORE_EINVAL,
+                          "params: max_tokens must be 0 (model default) or >= 3 (got %d)",
                           p->max_tokens);
     if ((unsigned)p->thread_mode > LORE_THREADS_WORKERS)
         return lore__fail(LORE_EINVAL, "params: unknown thread_mode %d", (int)p->thread_mode);
@@ -149,8 +150,7 @@ static lore_status check_params(const lore_encoder_params *p)
     return LORE_OK;
 }
 
-static lore_status load_model(const lore_encoder_params *p, lore_model_kind kind,
-                              lore__model **out)
+static lore_status load_model(const lore_encoder_params *p, lore_model_kind kind, lore__model **out)
 {
     lore_tokenizer_params tp = lore_tokenizer_default_params();
     tp.utf8 = p->utf8;
@@ -198,8 +198,7 @@ static void runner_free(runner *r)
     free(r->slice);
 }
 
-static void fill_settings(runner *r, const lore_encoder_params *p, int max_tokens,
-                          int blas_threads)
+static void fill_settings(runner *r, const lore_encoder_params *p, int max_tokens, int blas_threads)
 {
     lore_encoder_settings *s = &r->settings;
     const lore__model *m = r->model;
@@ -254,18 +253,18 @@ static lore_status runner_init(runner *r, const lore_encoder_params *p, lore_mod
     if (!r->ws || !r->fwd || !r->results)
         return lore__fail(LORE_ENOMEM, "embedder: out of memory");
     size_t per_worker = ((size_t)p->batch_size + (size_t)r->n_workers - 1) / (size_t)r->n_workers;
-    size_t seq_len = max_tokens < INITIAL_TOKENS_PER_TEXT ? (size_t)max_tokens
-                                                         : INITIAL_TOKENS_PER_TEXT;
+    size_t seq_len =
+        max_tokens < INITIAL_TOKENS_PER_TEXT ? (size_t)max_tokens : INITIAL_TOKENS_PER_TEXT;
     for (int w = 0; w < r->n_workers; w++)
-        if ((s = lore__encoder_ws_init(&r->ws[w], t, per_worker * seq_len, seq_len,
-                                       per_worker)) != LORE_OK)
+        if ((s = lore__encoder_ws_init(&r->ws[w], t, per_worker * seq_len, seq_len, per_worker)) !=
+            LORE_OK)
             return s;
     if (kind == LORE_MODEL_EMBEDDING && p->cache_bytes > 0) {
         if ((s = lore__cache_new(p->cache_bytes, (size_t)r->out_dim, &r->cache)) != LORE_OK)
             return s;
         /* The key covers what changes a vector: the model and the truncation. */
-        r->model_key = lore__cache_key((uint64_t)max_tokens, r->model->source,
-                                       strlen(r->model->source));
+        r->model_key =
+            lore__cache_key((uint64_t)max_tokens, r->model->source, strlen(r->model->source));
     }
     fill_settings(r, p, max_tokens, blas_threads);
     return LORE_OK;
@@ -455,8 +454,8 @@ static lore_status run_batches(runner *r, float *out)
             /* Too few sequences to give every worker one (a single query, say):
              * the idle workers' cores go to BLAS threads for this pass instead. */
             lore_blas_set_threads(r->n_workers);
-            lore_status s = lore__encoder_forward(r->model, r->k, &r->ws[0], r->seqs, nb,
-                                                  r->pad_to, &r->fwd[0]);
+            lore_status s = lore__encoder_forward(r->model, r->k, &r->ws[0], r->seqs, nb, r->pad_to,
+                                                  &r->fwd[0]);
             lore_blas_set_threads(1);
             if (s != LORE_OK)
                 return s;
@@ -467,8 +466,8 @@ static lore_status run_batches(runner *r, float *out)
             if (s != LORE_OK)
                 return s;
         } else {
-            lore_status s = lore__encoder_forward(r->model, r->k, &r->ws[0], r->seqs, nb,
-                                                  r->pad_to, &r->fwd[0]);
+            lore_status s = lore__encoder_forward(r->model, r->k, &r->ws[0], r->seqs, nb, r->pad_to,
+                                                  &r->fwd[0]);
             if (s != LORE_OK)
                 return s;
         }
@@ -517,7 +516,9 @@ static lore_status runner_call(runner *r, const char *const *a, const size_t *a_
     size_t n_todo = 0;
     for (size_t i = 0; i < n; i++) {
         item *it = &r->items[i];
-        *it = (item){.index = i, .dup_of = SIZE_MAX, .ids = r->ids + i * mt,
+        *it = (item){.index = i,
+                     .dup_of = SIZE_MAX,
+                     .ids = r->ids + i * mt,
                      .types = r->types ? r->types + i * mt : NULL};
         if (r->cache) {
             size_t len = a_lens ? a_lens[i] : (a[i] ? strlen(a[i]) : 0);
@@ -609,34 +610,55 @@ static void runner_reset_stats(runner *r)
         lore__cache_reset_stats(r->cache);
 }
 
+/*
+ * The shared body of lore_embedder_new and lore_nli_new: allocates a handle of
+ * size bytes, whose first member is its runner, and initialises that runner.
+ */
+static lore_status handle_new(const char *fn, const lore_encoder_params *params,
+                              lore_model_kind kind, size_t size, runner **out)
+{
+    *out = NULL;
+    if (!params)
+        return lore__fail(LORE_EINVAL, "%s: params is NULL", fn);
+    runner *r = malloc(size);
+    if (!r)
+        return lore__fail(LORE_ENOMEM, "%s: out of memory", fn);
+    lore_encoder_params p = *params;
+    if (kind == LORE_MODEL_NLI)
+        p.cache_bytes = 0; /* pairs are not cached */
+    lore_status s = runner_init(r, &p, kind);
+    if (s != LORE_OK) {
+        runner_free(r);
+        free(r);
+        return s;
+    }
+    *out = r;
+    return LORE_OK;
+}
+
+static void handle_free(runner *r)
+{
+    if (!r)
+        return;
+    runner_free(r);
+    free(r);
+}
+
 /* ---- embedder ------------------------------------------------------------ */
 
 lore_status lore_embedder_new(const lore_encoder_params *params, lore_embedder **out)
 {
     if (!out)
         return lore__fail(LORE_EINVAL, "lore_embedder_new: out is NULL");
-    *out = NULL;
-    if (!params)
-        return lore__fail(LORE_EINVAL, "lore_embedder_new: params is NULL");
-    lore_embedder *e = malloc(sizeof *e);
-    if (!e)
-        return lore__fail(LORE_ENOMEM, "lore_embedder_new: out of memory");
-    lore_status s = runner_init(&e->r, params, LORE_MODEL_EMBEDDING);
-    if (s != LORE_OK) {
-        runner_free(&e->r);
-        free(e);
-        return s;
-    }
-    *out = e;
-    return LORE_OK;
+    runner *r;
+    lore_status s = handle_new("lore_embedder_new", params, LORE_MODEL_EMBEDDING, sizeof **out, &r);
+    *out = (lore_embedder *)r; /* the runner is the handle's first member */
+    return s;
 }
 
 void lore_embedder_free(lore_embedder *e)
 {
-    if (!e)
-        return;
-    runner_free(&e->r);
-    free(e);
+    handle_free(e ? &e->r : NULL);
 }
 
 int lore_embedder_dim(const lore_embedder *e)
@@ -678,30 +700,15 @@ lore_status lore_nli_new(const lore_encoder_params *params, lore_nli **out)
 {
     if (!out)
         return lore__fail(LORE_EINVAL, "lore_nli_new: out is NULL");
-    *out = NULL;
-    if (!params)
-        return lore__fail(LORE_EINVAL, "lore_nli_new: params is NULL");
-    lore_encoder_params p = *params;
-    p.cache_bytes = 0; /* pairs are not cached */
-    lore_nli *m = malloc(sizeof *m);
-    if (!m)
-        return lore__fail(LORE_ENOMEM, "lore_nli_new: out of memory");
-    lore_status s = runner_init(&m->r, &p, LORE_MODEL_NLI);
-    if (s != LORE_OK) {
-        runner_free(&m->r);
-        free(m);
-        return s;
-    }
-    *out = m;
-    return LORE_OK;
+    runner *r;
+    lore_status s = handle_new("lore_nli_new", params, LORE_MODEL_NLI, sizeof **out, &r);
+    *out = (lore_nli *)r; /* the runner is the handle's first member */
+    return s;
 }
 
 void lore_nli_free(lore_nli *m)
 {
-    if (!m)
-        return;
-    runner_free(&m->r);
-    free(m);
+    handle_free(m ? &m->r : NULL);
 }
 
 void lore_nli_get_settings(const lore_nli *m, lore_encoder_settings *out)

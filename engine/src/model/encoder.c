@@ -32,8 +32,8 @@ static size_t max_size(size_t a, size_t b)
     return a > b ? a : b;
 }
 
-static lore_status ws_ensure(lore__encoder_ws *ws, const lore_tier *t, size_t rows,
-                             size_t seq_len, size_t seqs)
+static lore_status ws_ensure(lore__encoder_ws *ws, const lore_tier *t, size_t rows, size_t seq_len,
+                             size_t seqs)
 {
     if (rows <= ws->cap_rows && seq_len <= ws->cap_seq_len && seqs <= ws->cap_seqs)
         return LORE_OK;
@@ -50,11 +50,10 @@ static lore_status ws_ensure(lore__encoder_ws *ws, const lore_tier *t, size_t ro
     n.scores = alloc_floats(seq_len * seq_len);
     n.pooled = alloc_floats(seqs * h);
     n.logits = alloc_floats(seqs * labels);
-    if (!n.hidden || !n.tmp || !n.qkv || !n.ctx || !n.ffn || !n.scores || !n.pooled ||
-        !n.logits) {
+    if (!n.hidden || !n.tmp || !n.qkv || !n.ctx || !n.ffn || !n.scores || !n.pooled || !n.logits) {
         lore__encoder_ws_free(&n);
-        return lore__fail(LORE_ENOMEM, "encoder workspace: out of memory for %zu rows of %zu",
-                          rows, h);
+        return lore__fail(LORE_ENOMEM, "encoder workspace: out of memory for %zu rows of %zu", rows,
+                          h);
     }
     n.cap_rows = rows;
     n.cap_seq_len = seq_len;
@@ -96,9 +95,8 @@ static int seq_rows(const lore__seq *s, int pad_to)
 }
 
 /* Word + position + token-type embeddings of every row, then LayerNorm. */
-static lore_status embed_rows(const lore__model *m, const lore__nn_kernels *k,
-                              lore__encoder_ws *ws, const lore__seq *seqs, size_t n_seq,
-                              int pad_to, int32_t pad_id)
+static lore_status embed_rows(const lore__model *m, const lore__nn_kernels *k, lore__encoder_ws *ws,
+                              const lore__seq *seqs, size_t n_seq, int pad_to, int32_t pad_id)
 {
     const lore_tier *t = &m->shape;
     size_t h = (size_t)t->hidden;
@@ -166,16 +164,14 @@ static void swap_hidden(lore__encoder_ws *ws)
 }
 
 static double layer(const lore_tier *t, const lore__bert_layer *w, const lore__nn_kernels *k,
-                    lore__encoder_ws *ws, const lore__seq *seqs, size_t n_seq, int pad_to,
-                    int rows)
+                    lore__encoder_ws *ws, const lore__seq *seqs, size_t n_seq, int pad_to, int rows)
 {
     int h = t->hidden, f = t->ffn;
     lore__sgemm_nt(rows, 3 * h, h, 1.0f, ws->hidden, h, w->qkv_w, h, 0.0f, ws->qkv, 3 * h);
     k->add_bias(ws->qkv, 3 * (size_t)h, w->qkv_b, (size_t)rows, 3 * (size_t)h);
     double flops = attention(t, k, ws, seqs, n_seq, pad_to);
     lore__sgemm_nt(rows, h, h, 1.0f, ws->ctx, h, w->out_w, h, 0.0f, ws->tmp, h);
-    k->add_layernorm(ws->tmp, h, ws->hidden, h, w->out_b, w->ln1_g, w->ln1_b, rows, h,
-                     t->ln_eps);
+    k->add_layernorm(ws->tmp, h, ws->hidden, h, w->out_b, w->ln1_g, w->ln1_b, rows, h, t->ln_eps);
     swap_hidden(ws);
     lore__sgemm_nt(rows, f, h, 1.0f, ws->hidden, h, w->ffn_in_w, h, 0.0f, ws->ffn, f);
     if (t->act == LORE_ACT_GELU_TANH)
