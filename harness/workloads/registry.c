@@ -16,10 +16,16 @@ extern const bench_workload bench_workload_noop;
 extern const bench_workload bench_workload_embed;
 extern const bench_workload bench_workload_nli;
 
+/* clang-format off: one workload a line */
 const bench_workload *const bench_workloads[] = {
-    &bench_workload_sgemm, &bench_workload_stream, &bench_workload_noop,
-    &bench_workload_embed, &bench_workload_nli,    NULL,
+    &bench_workload_sgemm,
+    &bench_workload_stream,
+    &bench_workload_noop,
+    &bench_workload_embed,
+    &bench_workload_nli,
+    NULL,
 };
+/* clang-format on */
 
 const bench_workload *bench_workload_find(const char *name)
 {
