@@ -35,7 +35,12 @@
     X(LORE_COUNTER_TOKENIZER_INVALID_UTF8, "tokenizer_invalid_utf8",                               \
       "invalid UTF-8 sequences met by the tokenizer (replaced or rejected)")                       \
     X(LORE_COUNTER_WORKSPACE_GROWS, "workspace_grows",                                             \
-      "times an encoder's activation workspace grew after creation")
+      "times an encoder's activation workspace grew after creation")                               \
+    X(LORE_COUNTER_INDEX_SEARCHES, "index_searches", "queries answered by vector indexes")         \
+    X(LORE_COUNTER_INDEX_DISTANCES, "index_distances",                                             \
+      "vector distance evaluations by indexes (search, and HNSW construction)")                    \
+    X(LORE_COUNTER_INDEX_LISTS_PROBED, "index_lists_probed", "IVF lists scanned")                  \
+    X(LORE_COUNTER_INDEX_HOPS, "index_hops", "HNSW graph nodes expanded")
 
 typedef enum lore_counter {
 #define LORE_COUNTER_ENUM_(id, name, desc) id,

@@ -14,6 +14,7 @@
 #include "lore/tokenizer.h"
 #include "lore/model.h"
 #include "lore/embedder.h"
+#include "lore/index.h"
 
 /* The library's version string ("0.1.0"). */
 const char *lore_version(void);

@@ -1,0 +1,1 @@
+/* flat.c - placeholder until its module lands. */

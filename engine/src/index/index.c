@@ -1,0 +1,1 @@
+/* index.c - placeholder until its module lands. */

@@ -1,0 +1,1 @@
+/* ivf.c - placeholder until its module lands. */

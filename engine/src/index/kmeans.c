@@ -1,0 +1,1 @@
+/* kmeans.c - placeholder until its module lands. */

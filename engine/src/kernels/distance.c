@@ -1,0 +1,1 @@
+/* distance.c - placeholder until its module lands. */

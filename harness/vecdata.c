@@ -1,0 +1,1 @@
+/* vecdata.c - placeholder until its module lands. */

@@ -1,0 +1,1 @@
+/* search.c - placeholder until its module lands. */

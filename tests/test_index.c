@@ -1,0 +1,5 @@
+/* placeholder: fails until the real test lands. */
+int main(void)
+{
+    return 1;
+}
