@@ -7,7 +7,8 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 LORE_BENCH = $(BUILD_DIR)/lore-bench
 # The default benchmark suite, in the order it runs.
 BENCH_SUITE ?= scenarios/smoke.json scenarios/overhead.json scenarios/calibration.json \
-               scenarios/stream.json scenarios/embed_threads.json scenarios/nli_batch.json
+               scenarios/stream.json scenarios/embed_threads.json scenarios/nli_batch.json \
+               scenarios/search_smoke.json
 BENCH_ARGS ?=
 
 FUZZ_SECONDS ?= 60

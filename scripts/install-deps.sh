@@ -6,7 +6,8 @@
 #   scripts/install-deps.sh [--quiet] [--peers]
 #
 # --peers also installs what the optional peer adapters run on (PyTorch for
-# scripts/peers/torch_encoder.py). The build and the tests never need it.
+# scripts/peers/torch_encoder.py, FAISS and hnswlib for faiss_index.py and
+# hnswlib_index.py). The build and the tests never need it.
 set -euo pipefail
 
 quiet=0
@@ -30,7 +31,7 @@ packages=(
     gnuplot-nox valgrind
 )
 if [ "$peers" -eq 1 ]; then
-    packages+=(python3 python3-torch python3-numpy)
+    packages+=(python3 python3-torch python3-numpy python3-faiss python3-hnswlib)
 fi
 
 missing=()

@@ -39,6 +39,8 @@
 #include "util.h"
 #include "test_util.h"
 
+#define REPO_DIR LORE_FIXTURES_DIR "/../.."
+
 extern char **environ;
 
 #define SCENARIOS LORE_FIXTURES_DIR "/scenarios"
@@ -745,6 +747,59 @@ static void test_run_nli(void **state)
     proc_free(&p);
 }
 
+static const char *label(const cJSON *pt, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(pt, "labels"), name);
+    if (!cJSON_IsString(v))
+        fail_msg("point has no label '%s'", name);
+    return v->valuestring;
+}
+
+/* The search workload end to end: exact recall for flat, a build reused across
+ * query modes, and the ground truth cached for the next run. */
+static void test_run_search(void **state)
+{
+    (void)state;
+    char out[256], cache[256];
+    in_base(cache, sizeof cache, "cache");
+    setenv("LORE_BENCH_CACHE_DIR", cache, 1);
+    const char *args[] = {"run", REPO_DIR "/scenarios/search_smoke.json", "-o", NULL,
+                          "--set", "n=500", "--set", "n_queries=20", "--set",
+                          "measure.min_samples=5", "--set", "measure.max_time_s=0.2", NULL};
+    for (int round = 0; round < 2; round++) {
+        in_base(out, sizeof out, round ? "search2" : "search1");
+        args[3] = out;
+        proc p;
+        run_bench(&p, "search", args);
+        exits(&p, 0);
+        cJSON *doc = load_result(out);
+        const cJSON *points = cJSON_GetObjectItemCaseSensitive(doc, "points");
+        assert_int_equal(cJSON_GetArraySize(points), 6);
+        const cJSON *pt;
+        cJSON_ArrayForEach(pt, points)
+        {
+            assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "status")->valuestring,
+                                "ok");
+            double recall = metric(pt, "recall_at_k")->valuedouble;
+            assert_true(recall > 0.3 && recall <= 1.0);
+            assert_true(metric(pt, "qps")->valuedouble > 0);
+            assert_true(metric(pt, "index_bytes")->valuedouble > 500 * 64 * 4);
+        }
+        const cJSON *flat = cJSON_GetArrayItem(points, 0);
+        assert_true(metric(flat, "recall_at_k")->valuedouble == 1.0);
+        assert_string_equal(label(flat, "build"), "built here");
+        assert_non_null(strstr(label(cJSON_GetArrayItem(points, 1), "build"), "reused"));
+        /* The first run computes and caches the ground truth; the second reads it. */
+        assert_non_null(strstr(label(flat, "ground_truth"), round ? "read from the cache"
+                                                                   : "cached as"));
+        assert_non_null(strstr(label(flat, "ground_truth"), cache));
+        cJSON_Delete(doc);
+        proc_free(&p);
+    }
+    unsetenv("LORE_BENCH_CACHE_DIR");
+}
+
 /* --blas-core naming the core already running: no re-exec (tests never change
  * the core type), but the self-check runs and the result records both. */
 static void test_run_blas_core_current(void **state)
@@ -879,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_run_dry_run),
         cmocka_unit_test(test_run_embed),
         cmocka_unit_test(test_run_nli),
+        cmocka_unit_test(test_run_search),
         cmocka_unit_test(test_run_success),
         cmocka_unit_test(test_run_blas_core_current),
         cmocka_unit_test(test_run_filter),

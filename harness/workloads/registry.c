@@ -15,6 +15,7 @@ extern const bench_workload bench_workload_stream;
 extern const bench_workload bench_workload_noop;
 extern const bench_workload bench_workload_embed;
 extern const bench_workload bench_workload_nli;
+extern const bench_workload bench_workload_search;
 
 /* clang-format off: one workload a line */
 const bench_workload *const bench_workloads[] = {
@@ -23,6 +24,7 @@ const bench_workload *const bench_workloads[] = {
     &bench_workload_noop,
     &bench_workload_embed,
     &bench_workload_nli,
+    &bench_workload_search,
     NULL,
 };
 /* clang-format on */

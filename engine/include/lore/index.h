@@ -60,7 +60,7 @@ typedef struct lore_index_params {
 /* Per-search settings; NULL in lore_index_search means the defaults. */
 typedef struct lore_search_params {
     int n_probes;  /* ivf: lists scanned, 1..n_lists (default 1) */
-    int ef_search; /* hnsw: candidate list, >= k (default max(k, 16)) */
+    int ef_search; /* hnsw: candidate list, >= k; 0 (the default): max(k, 16) */
 } lore_search_params;
 
 /* Work done by searches (and, for hnsw, by adds) since creation or reset. */
@@ -112,6 +112,9 @@ lore_status lore_index_search(const lore_index *ix, const float *queries, size_t
 size_t lore_index_size(const lore_index *ix); /* vectors held */
 int lore_index_dim(const lore_index *ix);
 const lore_index_params *lore_index_params_of(const lore_index *ix);
+
+/* Distance kernels the index chose at creation: "avx512", "avx2" or "scalar". */
+const char *lore_index_kernel_isa(const lore_index *ix);
 
 /* Bytes the index holds (vectors, ids, lists, graph, centroids). */
 size_t lore_index_memory_bytes(const lore_index *ix);

@@ -1,1 +1,128 @@
-/* distance.c - placeholder until its module lands. */
+/*
+ * distance.c - the scalar reference set of the distance kernels, and the choice of a set for
+ * this CPU.
+ *
+ * The scalar set is what the SIMD sets are tested against, so it favours accuracy over speed:
+ * products and sums are formed in double (a float product is exact in double, and the sum of a
+ * few thousand of them loses far less than float's precision) and rounded to float once. It is
+ * only the run-time set on CPUs without AVX2.
+ *
+ * Selection: AVX-512 (F, DQ, BW, VL) when the CPU has it and the process is not under valgrind
+ * (valgrind 3.19 cannot decode AVX-512 and dies with SIGILL), else AVX2 with FMA, else scalar.
+ * No kernel allocates, prints or fails; d = 0 gives 0 and n = 0 writes nothing.
+ */
+#include "core/lore_int.h"
+
+#include <string.h>
+
+#include "kernels/distance.h"
+#include "kernels/distance_int.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define LORE__DIST_HAVE_VALGRIND 1
+#endif
+#endif
+
+static float scalar_ip(const float *restrict a, const float *restrict b, size_t d)
+{
+    double s = 0.0;
+    for (size_t j = 0; j < d; j++)
+        s += (double)a[j] * b[j];
+    return (float)s;
+}
+
+static float scalar_l2(const float *restrict a, const float *restrict b, size_t d)
+{
+    double s = 0.0;
+    for (size_t j = 0; j < d; j++) {
+        /* The difference of two floats is exact in double, so only the sum rounds. */
+        double t = (double)a[j] - b[j];
+        s += t * t;
+    }
+    return (float)s;
+}
+
+static void scalar_ip_many(const float *restrict q, const float *restrict x, size_t n, size_t d,
+                           float *restrict out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = scalar_ip(q, x + i * d, d);
+}
+
+static void scalar_l2_many(const float *restrict q, const float *restrict x, size_t n, size_t d,
+                           float *restrict out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = scalar_l2(q, x + i * d, d);
+}
+
+static const lore__dist_kernels scalar_set = {
+    .isa = "scalar",
+    .ip = scalar_ip,
+    .l2 = scalar_l2,
+    .ip_many = scalar_ip_many,
+    .l2_many = scalar_l2_many,
+};
+
+const lore__dist_kernels *lore__dist_scalar(void)
+{
+    return &scalar_set;
+}
+
+static int under_valgrind(void)
+{
+#ifdef LORE__DIST_HAVE_VALGRIND
+    return RUNNING_ON_VALGRIND != 0;
+#else
+    return 0;
+#endif
+}
+
+/* __builtin_cpu_supports also checks that the OS saves the wide registers (XCR0). */
+static int cpu_has_avx2(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+static int cpu_has_avx512(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           cpu_has_avx2();
+#else
+    return 0;
+#endif
+}
+
+const lore__dist_kernels *lore__dist_get(const char *isa)
+{
+    if (!isa)
+        return NULL;
+    if (strcmp(isa, "scalar") == 0)
+        return &scalar_set;
+    if (strcmp(isa, "avx2") == 0)
+        return cpu_has_avx2() ? lore__dist_avx2() : NULL;
+    if (strcmp(isa, "avx512") == 0)
+        return cpu_has_avx512() && !under_valgrind() ? lore__dist_avx512() : NULL;
+    return NULL;
+}
+
+const lore__dist_kernels *lore__dist_select(void)
+{
+    static const char *const order[] = {"avx512", "avx2"};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const lore__dist_kernels *k = lore__dist_get(order[i]);
+        if (k)
+            return k;
+    }
+    return &scalar_set;
+}
