@@ -223,6 +223,18 @@ static void test_kmeans_repairs_empty_clusters(void **state)
         assert_true(info.n_splits > 0);
         for (int i = 0; i < k * dim; i++)
             assert_true(isfinite(c[i]));
+        /* Duplicate seeds were split apart: without the repair only the 10 distinct points'
+         * copies would remain. (Not all 20 need differ: BLAS may round a tie between two equal
+         * centroids differently for different rows and keep both populated.) */
+        int n_unique = 0;
+        for (int a = 0; a < k; a++) {
+            bool seen = false;
+            for (int b = 0; b < a && !seen; b++)
+                seen = memcmp(c + a * dim, c + b * dim, dim * sizeof *c) == 0;
+            n_unique += !seen;
+        }
+        print_message("unique %d splits %d\n", n_unique, info.n_splits);
+        assert_true(n_unique > distinct);
         for (int q = 0; q < distinct; q++) {
             double nearest = INFINITY;
             for (int j = 0; j < k; j++) {
