@@ -233,7 +233,6 @@ static void test_kmeans_repairs_empty_clusters(void **state)
                 seen = memcmp(c + a * dim, c + b * dim, dim * sizeof *c) == 0;
             n_unique += !seen;
         }
-        print_message("unique %d splits %d\n", n_unique, info.n_splits);
         assert_true(n_unique > distinct);
         for (int q = 0; q < distinct; q++) {
             double nearest = INFINITY;

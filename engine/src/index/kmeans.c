@@ -6,7 +6,7 @@
  *    input order so the copy streams). With n small enough x is used in place.
  * 2. Seeding: k-means++ (each next centroid drawn with probability
  *    proportional to its squared L2 distance to the nearest one chosen) on a
- *    random subset of seed_per_centroid * k sample points. Each pick is one
+ *    random subset of LORE__KMEANS_SEED_PER_CENTROID * k sample points. Each pick is one
  *    l2_many pass over that subset: k passes over the whole sample would cost
  *    more than all the Lloyd iterations, and high-dimensional data leaves
  *    triangle-inequality pruning nothing to prune. Squared L2 serves both
@@ -31,8 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Points per assignment GEMM: a block's scores (rows x k floats) stay in L2 at k of a few hundred.
- */
+/* Points per assignment GEMM: their scores (rows x k floats) stay in L2 for k in the hundreds. */
 #define LORE__KMEANS_BLOCK 1024
 /* The assignment's score block never exceeds this many floats, whatever k is. */
 #define LORE__KMEANS_SCORE_FLOATS (4u << 20)

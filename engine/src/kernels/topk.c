@@ -75,23 +75,31 @@ void lore__topk_push(lore__topk *t, float s, int64_t id)
         keep(t, s, id);
 }
 
+/* Whether any of the 16 scores at s beats thr: no branch inside, so the compiler turns it into
+ * a few vector compares and one test (NaN compares false, as in lore__topk_push). */
+static inline bool any_above16(const float *s, float thr)
+{
+    int any = 0;
+    for (int j = 0; j < 16; j++)
+        any |= s[j] > thr;
+    return any != 0;
+}
+
 void lore__topk_push_many(lore__topk *t, const float *scores, const int64_t *ids, int64_t id_base,
                           size_t n)
 {
     /* The threshold lives in a register and only changes when a pair is kept, which after the
-     * first few hundred candidates of a scan is rare: the loop is mostly compare and branch. */
+     * first few hundred candidates of a scan is rare: whole blocks of 16 are rejected with one
+     * vector test, and only a block holding a candidate is walked one by one. */
     float thr = lore__topk_threshold(t);
-    if (ids) {
-        for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    while (i < n) {
+        while (i + 16 <= n && !any_above16(scores + i, thr))
+            i += 16;
+        size_t end = n - i < 16 ? n : i + 16;
+        for (; i < end; i++) {
             if (scores[i] > thr) {
-                keep(t, scores[i], ids[i]);
-                thr = lore__topk_threshold(t);
-            }
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            if (scores[i] > thr) {
-                keep(t, scores[i], id_base + (int64_t)i);
+                keep(t, scores[i], ids ? ids[i] : id_base + (int64_t)i);
                 thr = lore__topk_threshold(t);
             }
         }
