@@ -60,7 +60,7 @@ static const bench_param_spec params[] = {
     {"ef_search", BENCH_PARAM_INT, "0", 0, 1 << 20, NULL, "",
      "hnsw: candidate list while searching, >= k (below k the point fails); 0: the engine's "
      "default max(k, 16)"},
-    {"flat_gemm_min_queries", BENCH_PARAM_INT, "16", 1, 1 << 30, NULL, "queries",
+    {"flat_gemm_min_queries", BENCH_PARAM_INT, "4", 1, 1 << 30, NULL, "queries",
      "flat: from this many queries in one call on, scores come from one GEMM per block"},
     {"query_mode", BENCH_PARAM_STRING, "single", 0, 0, mode_choices, "",
      "single: one query per operation, cycling through the queries; batch: all queries in "

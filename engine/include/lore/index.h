@@ -44,7 +44,7 @@ typedef struct lore_index_params {
     uint64_t seed;
 
     /* flat: from this many queries in one call on, scores come from one BLAS
-     * GEMM per block instead of a SIMD scan per query (default 16). */
+     * GEMM per block instead of a SIMD scan per query (default 4). */
     int flat_gemm_min_queries;
 
     /* ivf */

@@ -46,7 +46,7 @@ lore_index_params lore_index_default_params(lore_index_kind kind, int dim)
     p.metric = LORE_METRIC_IP;
     p.dim = dim;
     p.seed = 42;
-    p.flat_gemm_min_queries = 16;
+    p.flat_gemm_min_queries = 4;
     p.n_lists = 100;
     p.kmeans_iters = 20;
     p.max_train_per_list = 256;
