@@ -797,6 +797,28 @@ static void test_run_search(void **state)
         cJSON_Delete(doc);
         proc_free(&p);
     }
+
+    /* Embeddings from the embedding engine as the corpus; a tier that does not exist fails. */
+    in_base(out, sizeof out, "search-embed");
+    const char *emb[] = {"run", REPO_DIR "/scenarios/search_smoke.json", "-o", out, "--set",
+                         "data=embed:minilm-l3", "--set", "dim=384", "--set", "n=200", "--set",
+                         "n_queries=10", "--filter", "kind=flat", "--filter", "query_mode=single",
+                         "--set", "measure.min_samples=5", "--set", "measure.max_time_s=0.2",
+                         NULL};
+    proc p;
+    run_bench(&p, "search-embed", emb);
+    exits(&p, 0);
+    cJSON *doc = load_result(out);
+    const cJSON *pt = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "points"), 0);
+    assert_true(metric(pt, "recall_at_k")->valuedouble == 1.0);
+    assert_non_null(strstr(label(pt, "data"), "embedded by minilm-l3"));
+    cJSON_Delete(doc);
+    proc_free(&p);
+    emb[5] = "data=embed:no-such-tier";
+    run_bench(&p, "search-embed-bad", emb);
+    exits(&p, 3);
+    has(&p, p.err, "no-such-tier");
+    proc_free(&p);
     unsetenv("LORE_BENCH_CACHE_DIR");
 }
 

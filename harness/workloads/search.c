@@ -27,6 +27,7 @@
 
 #include "lore/lore.h"
 #include "measure/clock.h"
+#include "textgen.h"
 #include "vecdata.h"
 #include "workload.h"
 
@@ -69,7 +70,8 @@ static const bench_param_spec params[] = {
      "search threads: only 1 is supported for now (searches on the calling thread, BLAS "
      "set to 1 thread for the build and the searches)"},
     {"data", BENCH_PARAM_STRING, "synthetic", 0, 0, NULL, "",
-     "synthetic (seeded Gaussian mixture), or a .fvecs/.npy file"},
+     "synthetic (seeded Gaussian mixture), embed:TIER (synthetic texts embedded by the "
+     "embedding engine, e.g. embed:minilm-l3), or a .fvecs/.npy file"},
     {"queries", BENCH_PARAM_STRING, "", 0, 0, NULL, "",
      "a .fvecs/.npy file (its first n_queries vectors); empty: synthetic queries from the "
      "query stream, or with a data file the n_queries vectors after its first n"},
@@ -136,6 +138,87 @@ static bool is_synthetic(const bench_params *p)
     return strcmp(bench_params_string(p, "data"), "synthetic") == 0;
 }
 
+#define EMBED_PREFIX "embed:"
+#define EMBED_BATCH 256
+#define EMBED_MIN_TOKENS 8
+#define EMBED_MAX_TOKENS 30
+
+/* The tier of data "embed:TIER", or NULL when the data is something else. */
+static const char *embed_tier(const bench_params *p)
+{
+    const char *data = bench_params_string(p, "data");
+    return strncmp(data, EMBED_PREFIX, strlen(EMBED_PREFIX)) == 0 ? data + strlen(EMBED_PREFIX)
+                                                                  : NULL;
+}
+
+/*
+ * n vectors made by the embedding engine: synthetic texts of 8 to 30 tokens
+ * (chunk-sized sentences) from text stream `stream`, embedded by tier with
+ * its synthetic weights on every core (setup is not timed).
+ */
+static int embed_vectors(const char *tier, uint64_t seed, uint64_t stream, size_t n, size_t dim,
+                         bench_vecs *out, bench_err *e)
+{
+    lore_blas_info info;
+    lore_blas_get_info(&info);
+    lore_encoder_params ep = lore_embedder_default_params();
+    ep.tier = tier;
+    ep.seed = seed;
+    ep.batch_size = 64;
+    ep.max_tokens = EMBED_MAX_TOKENS + 2;
+    ep.n_threads = info.n_threads_max;
+    ep.thread_mode = LORE_THREADS_WORKERS;
+    lore_embedder *emb = NULL;
+    bench_textgen *gen = NULL;
+    char *texts[EMBED_BATCH] = {0};
+    int rc = -1;
+    if (lore_embedder_new(&ep, &emb) != LORE_OK) {
+        bench_err_set(e, "embed:%s: %s", tier, lore_last_error());
+        goto done;
+    }
+    if ((size_t)lore_embedder_dim(emb) != dim) {
+        bench_err_set(e, "embed:%s makes %d-d vectors; set dim=%d", tier, lore_embedder_dim(emb),
+                      lore_embedder_dim(emb));
+        goto done;
+    }
+    if (bench_textgen_new(lore_embedder_tokenizer(emb), seed ^ (stream * 0x9e3779b97f4a7c15ULL),
+                          &gen, e) != 0)
+        goto done;
+    if (!(out->x = malloc(n * dim * sizeof *out->x))) {
+        bench_err_set(e, "embed:%s: out of memory for %zu vectors", tier, n);
+        goto done;
+    }
+    out->n = n;
+    out->dim = dim;
+    for (size_t done_n = 0; done_n < n;) {
+        size_t batch = n - done_n < EMBED_BATCH ? n - done_n : EMBED_BATCH;
+        for (size_t i = 0; i < batch; i++) {
+            int tokens = EMBED_MIN_TOKENS +
+                         (int)(bench_textgen_rand(gen) % (EMBED_MAX_TOKENS - EMBED_MIN_TOKENS + 1));
+            size_t len;
+            free(texts[i]);
+            if (!(texts[i] = bench_textgen_text(gen, tokens, &len, e)))
+                goto done;
+        }
+        if (lore_embedder_embed_batch(emb, (const char *const *)texts, NULL, batch,
+                                      out->x + done_n * dim) != LORE_OK) {
+            bench_err_set(e, "embed:%s: %s", tier, lore_last_error());
+            goto done;
+        }
+        done_n += batch;
+    }
+    rc = 0;
+done:
+    for (size_t i = 0; i < EMBED_BATCH; i++)
+        free(texts[i]);
+    bench_textgen_free(gen);
+    lore_embedder_free(emb);
+    lore_blas_set_threads(1);
+    if (rc != 0)
+        bench_vecs_free(out);
+    return rc;
+}
+
 static lore_index_kind kind_of(const char *s)
 {
     return strcmp(s, "ivf") == 0    ? LORE_INDEX_IVF
@@ -196,6 +279,8 @@ static int load_corpus(const bench_params *p, bench_vecs *out, bench_err *e)
     if (is_synthetic(p)) {
         bench_vecdata_synth sy = synth_of(p);
         rc = bench_vecdata_generate(&sy, BENCH_VECDATA_STREAM_CORPUS, n, out, NULL, e);
+    } else if (embed_tier(p)) {
+        rc = embed_vectors(embed_tier(p), (uint64_t)bench_params_int(p, "seed"), 0, n, dim, out, e);
     } else {
         rc = bench_vecdata_read(bench_params_string(p, "data"), 0, n, dim, out, e);
     }
@@ -213,6 +298,12 @@ static void data_label(const bench_params *p, char *buf, size_t size)
                  (long long)bench_params_int(p, "clusters"), bench_params_float(p, "spread"),
                  bench_params_bool(p, "normalize") ? "L2-normalised" : "not normalised",
                  (long long)bench_params_int(p, "seed"));
+    else if (embed_tier(p))
+        snprintf(buf, size,
+                 "embeddings: %lld synthetic texts of %d-%d tokens embedded by %s (synthetic "
+                 "weights), seed %lld",
+                 (long long)bench_params_int(p, "n"), EMBED_MIN_TOKENS, EMBED_MAX_TOKENS,
+                 embed_tier(p), (long long)bench_params_int(p, "seed"));
     else
         snprintf(buf, size, "file %s: its first %lld vectors", bench_params_string(p, "data"),
                  (long long)bench_params_int(p, "n"));
@@ -288,6 +379,11 @@ static int load_queries(const bench_params *p, state *s, bench_err *e)
         rc = bench_vecdata_generate(&sy, BENCH_VECDATA_STREAM_QUERIES, nq, &s->queries, NULL, e);
         snprintf(s->queries_label, sizeof s->queries_label,
                  "synthetic: %zu from the query stream (same mixture, not in the corpus)", nq);
+    } else if (embed_tier(p)) {
+        rc = embed_vectors(embed_tier(p), (uint64_t)bench_params_int(p, "seed"), 1, nq, dim,
+                           &s->queries, e);
+        snprintf(s->queries_label, sizeof s->queries_label,
+                 "embeddings: %zu texts from a second text stream (not in the corpus)", nq);
     } else {
         size_t n = (size_t)bench_params_int(p, "n");
         const char *data = bench_params_string(p, "data");

@@ -246,43 +246,58 @@ def main(argv):
     return status
 
 
-def load(np, path):
-    """A .npy or .fvecs file as a C-ordered float32 (n, dim) array; ValueError naming the file
-    for what lore-bench would reject too."""
+def load(np, path, first=0, n=None):
+    """Rows [first, first + n) (n None: all from first on) of a .npy or .fvecs file as a
+    C-ordered float32 (rows, dim) array, reading only those rows; ValueError naming the file
+    for what lore-bench would reject too (bench_vecdata_read)."""
     if path.endswith(".fvecs"):
-        raw = np.fromfile(path, dtype="<f4")
-        if raw.size == 0:
-            raise ValueError("%s: empty file" % path)
+        try:
+            raw = np.memmap(path, dtype="<f4", mode="r")
+        except ValueError:  # numpy refuses to map an empty file
+            raise ValueError("%s: empty file (an .fvecs file holds records of int32 dim, then "
+                             "dim float32)" % path)
         d = int(raw[:1].view("<i4")[0])
         if not 1 <= d <= 65536:
-            raise ValueError("%s: first record has dimension %d (not an .fvecs file, or "
-                             "corrupt)" % (path, d))
+            raise ValueError("%s: first record has dimension %d, outside 1..65536 (not an .fvecs "
+                             "file, or corrupt)" % (path, d))
         if raw.size % (d + 1):
             raise ValueError("%s: truncated: not a whole number of dim-%d records" % (path, d))
-        rec = raw.reshape(-1, d + 1)
-        dims = rec[:, 0].view("<i4")
-        if (dims != d).any():
-            i = int(np.flatnonzero(dims != d)[0])
-            raise ValueError("%s: record %d has dimension %d, the first has %d"
-                             % (path, i, int(dims[i]), d))
-        x = np.ascontiguousarray(rec[:, 1:])
+        rows = raw.reshape(-1, d + 1)
     elif path.endswith(".npy"):
         try:
-            x = np.load(path, mmap_mode="r", allow_pickle=False)
+            rows = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError) as e:
             raise ValueError("%s: %s" % (path, e))
-        if x.dtype != np.dtype("<f4"):
-            raise ValueError("%s: dtype %s is not supported: need '<f4'" % (path, x.dtype.str))
-        if x.ndim != 2 or x.shape[0] < 1 or not 1 <= x.shape[1] <= 65536:
-            raise ValueError("%s: need a 2-D (n, dim) array (got shape %s)" % (path, x.shape))
-        if x.flags.f_contiguous and not x.flags.c_contiguous:
-            raise ValueError("%s: Fortran-ordered array: need C order" % path)
-        x = np.array(x, dtype=np.float32, order="C")
+        if rows.dtype != np.dtype("<f4"):
+            raise ValueError("%s: dtype '%s' is not supported: need '<f4' (float32, "
+                             "little-endian)" % (path, rows.dtype.str))
+        if rows.ndim != 2 or rows.shape[0] < 1 or not 1 <= rows.shape[1] <= 65536:
+            raise ValueError("%s: need a 2-D (n, dim) array of 1..65536 columns (got shape %s)"
+                             % (path, rows.shape))
+        if rows.flags.f_contiguous and not rows.flags.c_contiguous:
+            raise ValueError("%s: Fortran-ordered array: need C order (np.ascontiguousarray)"
+                             % path)
     else:
         raise ValueError("%s: unknown vector file type (expected .fvecs or .npy)" % path)
+    total = rows.shape[0]
+    if n is None:
+        n = total - first
+    if n < 1 or first + n > total:
+        raise ValueError("%s: holds %d vectors; rows %d..%d were asked for"
+                         % (path, total, first, first + max(n, 1) - 1))
+    part = rows[first:first + n]
+    if path.endswith(".fvecs"):
+        dims = part[:, 0].view("<i4")
+        if (dims != d).any():
+            i = int(np.flatnonzero(dims != d)[0])
+            raise ValueError("%s: record %d has dimension %d, the first has %d (not an .fvecs "
+                             "file, or corrupt)" % (path, first + i, int(dims[i]), d))
+        part = part[:, 1:]
+    x = np.array(part, dtype=np.float32, order="C")  # a copy: the map is closed with `rows`
     if not np.isfinite(x).all():
         bad = np.argwhere(~np.isfinite(x))[0]
-        raise ValueError("%s: vector %d component %d is not finite" % (path, bad[0], bad[1]))
+        raise ValueError("%s: vector %d component %d is not finite"
+                         % (path, first + bad[0], bad[1]))
     return x
 
 
