@@ -814,6 +814,19 @@ static void test_run_search(void **state)
     assert_non_null(strstr(label(pt, "data"), "embedded by minilm-l3"));
     cJSON_Delete(doc);
     proc_free(&p);
+    /* Batch mode split over 2 search threads answers the same: flat stays exact. */
+    in_base(out, sizeof out, "search-threads");
+    const char *thr[] = {"run", REPO_DIR "/scenarios/search_smoke.json", "-o", out, "--set",
+                         "threads=2", "--filter", "kind=flat", "--filter", "query_mode=batch",
+                         "--set", "measure.min_samples=5", "--set", "measure.max_time_s=0.2",
+                         NULL};
+    run_bench(&p, "search-threads", thr);
+    exits(&p, 0);
+    doc = load_result(out);
+    pt = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "points"), 0);
+    assert_true(metric(pt, "recall_at_k")->valuedouble == 1.0);
+    cJSON_Delete(doc);
+    proc_free(&p);
     emb[5] = "data=embed:no-such-tier";
     run_bench(&p, "search-embed-bad", emb);
     exits(&p, 3);
