@@ -20,10 +20,7 @@
 #include "kernels/nn_int.h"
 
 #if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define LORE__NN_HAVE_VALGRIND 1
-#endif
+#include "kernels/isa.h"
 #endif
 
 static void scalar_add_layernorm(float *restrict x, size_t ld_x, const float *restrict res,
@@ -160,48 +157,18 @@ const lore__nn_kernels *lore__nn_scalar(void)
     return &scalar_set;
 }
 
-static int under_valgrind(void)
-{
-#ifdef LORE__NN_HAVE_VALGRIND
-    return RUNNING_ON_VALGRIND != 0;
-#else
-    return 0;
-#endif
-}
-
-/* __builtin_cpu_supports also checks that the OS saves the wide registers (XCR0). */
-static int cpu_has_avx2(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
-}
-
-static int cpu_has_avx512(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-           cpu_has_avx2();
-#else
-    return 0;
-#endif
-}
-
 const lore__nn_kernels *lore__nn_get(const char *isa)
 {
-    if (!isa)
-        return NULL;
-    if (strcmp(isa, "scalar") == 0)
+    switch (lore__isa_parse(isa)) {
+    case LORE__ISA_SCALAR:
         return &scalar_set;
-    if (strcmp(isa, "avx2") == 0)
-        return cpu_has_avx2() ? lore__nn_avx2() : NULL;
-    if (strcmp(isa, "avx512") == 0)
-        return cpu_has_avx512() && !under_valgrind() ? lore__nn_avx512() : NULL;
+    case LORE__ISA_AVX2:
+        return lore__isa_runnable(LORE__ISA_AVX2) ? lore__nn_avx2() : NULL;
+    case LORE__ISA_AVX512:
+        return lore__isa_runnable(LORE__ISA_AVX512) ? lore__nn_avx512() : NULL;
+    case LORE__ISA_UNKNOWN:
+        break;
+    }
     return NULL;
 }
 
