@@ -7,8 +7,8 @@
  * few thousand of them loses far less than float's precision) and rounded to float once. It is
  * only the run-time set on CPUs without AVX2.
  *
- * Selection: AVX-512 (F, DQ, BW, VL) when the CPU has it and the process is not under valgrind
- * (valgrind 3.19 cannot decode AVX-512 and dies with SIGILL), else AVX2 with FMA, else scalar.
+ * Selection follows kernels/isa.c: AVX-512 when the CPU has it and the process is not under
+ * valgrind (which cannot decode AVX-512), else AVX2 with FMA, else scalar.
  * No kernel allocates, prints or fails; d = 0 gives 0 and n = 0 writes nothing.
  */
 #include "core/lore_int.h"
@@ -17,10 +17,7 @@
 
 #include "kernels/distance.h"
 #include "kernels/distance_int.h"
-
-#if defined(__has_include)
 #include "kernels/isa.h"
-#endif
 
 static float scalar_ip(const float *restrict a, const float *restrict b, size_t d)
 {

@@ -7,8 +7,8 @@
  * the model defines in float (x + res + bias before LayerNorm) are formed in float in the same
  * order as the SIMD sets, so every set normalises exactly the same values.
  *
- * Selection: AVX-512 (F, DQ, BW, VL) when the CPU has it and the process is not under valgrind
- * (valgrind 3.19 cannot decode AVX-512 and dies with SIGILL), else AVX2 with FMA, else scalar.
+ * Selection follows kernels/isa.c: AVX-512 when the CPU has it and the process is not under
+ * valgrind (which cannot decode AVX-512), else AVX2 with FMA, else scalar.
  * None of the kernels allocates, prints or fails; sizes of 0 do nothing.
  */
 #include "core/lore_int.h"
@@ -17,11 +17,8 @@
 #include <string.h>
 
 #include "kernels/nn.h"
-#include "kernels/nn_int.h"
-
-#if defined(__has_include)
 #include "kernels/isa.h"
-#endif
+#include "kernels/nn_int.h"
 
 static void scalar_add_layernorm(float *restrict x, size_t ld_x, const float *restrict res,
                                  size_t ld_res, const float *restrict bias,
