@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lore/lore.h"
+#include "test_snapshot_mem.h"
 #include "test_util.h"
 
 /* ---- allocation failure injection ------------------------------------------
@@ -315,50 +316,6 @@ static void test_empty_index(void **state)
 }
 
 /* ---- snapshots ---------------------------------------------------------------- */
-
-typedef struct membuf {
-    unsigned char *data;
-    size_t len, cap, pos;
-} membuf;
-
-static lore_status mem_write(void *ctx, const void *buf, size_t n)
-{
-    membuf *m = ctx;
-    if (m->len + n > m->cap) {
-        m->cap = (m->len + n) * 2;
-        m->data = realloc(m->data, m->cap);
-        if (!m->data)
-            return LORE_ENOMEM;
-    }
-    memcpy(m->data + m->len, buf, n);
-    m->len += n;
-    return LORE_OK;
-}
-
-static lore_status mem_read(void *ctx, void *buf, size_t n)
-{
-    membuf *m = ctx;
-    if (m->pos + n > m->len)
-        return LORE_ECORRUPT;
-    memcpy(buf, m->data + m->pos, n);
-    m->pos += n;
-    return LORE_OK;
-}
-
-static membuf save_to_memory(const lore_index *ix)
-{
-    membuf m = {0};
-    lore_writer w = {mem_write, &m};
-    assert_int_equal(lore_index_save(ix, &w), LORE_OK);
-    return m;
-}
-
-static lore_status load_from(const unsigned char *data, size_t len, lore_index **out)
-{
-    membuf m = {(unsigned char *)data, len, len, 0};
-    lore_reader r = {mem_read, &m};
-    return lore_index_load(&r, out);
-}
 
 static lore_index *filled_flat(size_t n, int dim, float **x_out)
 {

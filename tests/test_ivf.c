@@ -26,6 +26,7 @@
 #include "lore/lore.h"
 #include "index/kmeans.h"
 #include "kernels/distance.h"
+#include "test_snapshot_mem.h"
 #include "test_util.h"
 
 /* ---- data ------------------------------------------------------------------------- */
@@ -540,54 +541,6 @@ static void test_ivf_memory_bytes(void **state)
 
 /* ---- snapshots -------------------------------------------------------------------- */
 
-typedef struct membuf {
-    unsigned char *data;
-    size_t len, cap, pos;
-} membuf;
-
-static lore_status mem_write(void *ctx, const void *buf, size_t n)
-{
-    membuf *m = ctx;
-    if (m->len + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 4096;
-        while (cap < m->len + n)
-            cap *= 2;
-        unsigned char *d = realloc(m->data, cap);
-        if (!d)
-            return LORE_ENOMEM;
-        m->data = d;
-        m->cap = cap;
-    }
-    memcpy(m->data + m->len, buf, n);
-    m->len += n;
-    return LORE_OK;
-}
-
-static lore_status mem_read(void *ctx, void *buf, size_t n)
-{
-    membuf *m = ctx;
-    if (n > m->len - m->pos)
-        return LORE_ECORRUPT;
-    memcpy(buf, m->data + m->pos, n);
-    m->pos += n;
-    return LORE_OK;
-}
-
-static membuf save(const lore_index *ix)
-{
-    membuf m = {0};
-    lore_writer w = {mem_write, &m};
-    assert_int_equal(lore_index_save(ix, &w), LORE_OK);
-    return m;
-}
-
-static lore_status load(const unsigned char *data, size_t len, lore_index **out)
-{
-    membuf m = {(unsigned char *)data, len, len, 0};
-    lore_reader r = {mem_read, &m};
-    return lore_index_load(&r, out);
-}
-
 static void test_ivf_snapshot_round_trip(void **state)
 {
     (void)state;
@@ -596,9 +549,9 @@ static void test_ivf_snapshot_round_trip(void **state)
     const lore_metric metrics[] = {LORE_METRIC_IP, LORE_METRIC_L2};
     for (int mi = 0; mi < 2; mi++) {
         lore_index *ix = make_ivf(metrics[mi], x, N_VEC, N_LISTS);
-        membuf m = save(ix);
+        membuf m = save_to_memory(ix);
         lore_index *back = NULL;
-        assert_int_equal(load(m.data, m.len, &back), LORE_OK);
+        assert_int_equal(load_from(m.data, m.len, &back), LORE_OK);
         assert_int_equal(lore_index_size(back), N_VEC);
         assert_true(lore_index_is_trained(back));
         assert_int_equal(lore_index_params_of(back)->n_lists, N_LISTS);
@@ -617,8 +570,8 @@ static void test_ivf_snapshot_round_trip(void **state)
         /* Saving the loaded copy again gives the same bytes. */
         lore_index_free(back);
         back = NULL;
-        assert_int_equal(load(m.data, m.len, &back), LORE_OK);
-        membuf m2 = save(back);
+        assert_int_equal(load_from(m.data, m.len, &back), LORE_OK);
+        membuf m2 = save_to_memory(back);
         assert_int_equal(m2.len, m.len);
         assert_memory_equal(m2.data, m.data, m.len);
         free(m2.data);
@@ -631,8 +584,8 @@ static void test_ivf_snapshot_round_trip(void **state)
     lore_index_params p = lore_index_default_params(LORE_INDEX_IVF, DIM);
     lore_index *ix = NULL, *back = NULL;
     assert_int_equal(lore_index_new(&p, &ix), LORE_OK);
-    membuf m = save(ix);
-    assert_int_equal(load(m.data, m.len, &back), LORE_OK);
+    membuf m = save_to_memory(ix);
+    assert_int_equal(load_from(m.data, m.len, &back), LORE_OK);
     assert_false(lore_index_is_trained(back));
     assert_int_equal(lore_index_train(back, x, N_VEC), LORE_OK);
     free(m.data);
@@ -652,7 +605,7 @@ static void test_ivf_snapshot_damage(void **state)
     assert_int_equal(lore_index_new(&p, &ix), LORE_OK);
     assert_int_equal(lore_index_train(ix, x, n), LORE_OK);
     assert_int_equal(lore_index_add(ix, x, NULL, n), LORE_OK);
-    membuf m = save(ix);
+    membuf m = save_to_memory(ix);
     const size_t header = 68, centroids = 6 * DIM * sizeof(float);
     assert_int_equal(m.len, header + centroids + 6 * 8 + n * (DIM * 4 + 8) + 8);
 
@@ -660,10 +613,10 @@ static void test_ivf_snapshot_damage(void **state)
      * a stride across the rest. */
     lore_index *back = NULL;
     for (size_t len = 0; len < m.len; len += len < header + centroids + 64 ? 1 : 97) {
-        assert_int_equal(load(m.data, len, &back), LORE_ECORRUPT);
+        assert_int_equal(load_from(m.data, len, &back), LORE_ECORRUPT);
         assert_null(back);
     }
-    assert_int_equal(load(m.data, m.len - 1, &back), LORE_ECORRUPT);
+    assert_int_equal(load_from(m.data, m.len - 1, &back), LORE_ECORRUPT);
 
     /* A flipped byte anywhere in the body: a list size (caught by the bounds or the sum), a
      * centroid, a vector, an id, the trailer (caught by the checksum). */
@@ -672,15 +625,15 @@ static void test_ivf_snapshot_damage(void **state)
                             first_size + 8 + 100, m.len - 8 - 3,  m.len - 1};
     for (size_t i = 0; i < sizeof spots / sizeof spots[0]; i++) {
         m.data[spots[i]] ^= 0x40;
-        assert_int_equal(load(m.data, m.len, &back), LORE_ECORRUPT);
+        assert_int_equal(load_from(m.data, m.len, &back), LORE_ECORRUPT);
         assert_null(back);
         m.data[spots[i]] ^= 0x40;
     }
     /* A list size that stays in bounds but breaks the sum. */
     m.data[first_size] ^= 0x01;
-    assert_int_equal(load(m.data, m.len, &back), LORE_ECORRUPT);
+    assert_int_equal(load_from(m.data, m.len, &back), LORE_ECORRUPT);
     m.data[first_size] ^= 0x01;
-    assert_int_equal(load(m.data, m.len, &back), LORE_OK);
+    assert_int_equal(load_from(m.data, m.len, &back), LORE_OK);
     lore_index_free(back);
     free(m.data);
     lore_index_free(ix);
