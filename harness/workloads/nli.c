@@ -63,27 +63,11 @@ static void teardown(void *opaque)
 
 static int make_pairs(state *s, const bench_params *p, bench_err *e)
 {
-    const lore_tokenizer *tok = NULL;
     bench_textgen *gen = NULL;
     int words = (int)bench_params_int(p, "seq_len") - 3;
     int a_words = (2 * words + 2) / 3, b_words = words - a_words;
-    /* The NLI handle exposes no tokenizer of its own: build the same vocabulary the
-     * model uses. Synthetic models use the synthetic one; folders their vocab.txt. */
-    lore_tokenizer *own = NULL;
-    lore_status st;
-    const char *dir = bench_params_string(p, "model_dir");
-    if (dir[0]) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/vocab.txt", dir);
-        st = lore_tokenizer_load(path, NULL, &own);
-    } else {
-        st = lore_tokenizer_new_synthetic((size_t)s->settings.shape.vocab_size,
-                                          (uint64_t)bench_params_int(p, "seed"), NULL, &own);
-    }
-    if (st != LORE_OK)
-        return bench_err_set(e, "nli: %s", lore_last_error());
-    tok = own;
-    int rc = bench_textgen_new(tok, (uint64_t)bench_params_int(p, "seed"), &gen, e);
+    /* Lengths are counted by the model's own tokenizer. */
+    int rc = bench_textgen_new(lore_nli_tokenizer(s->nli), (uint64_t)bench_params_int(p, "seed"), &gen, e);
     for (size_t i = 0; rc == 0 && i < N_PAIRS; i++) {
         s->premise[i] = bench_textgen_text(gen, a_words, &s->premise_len[i], e);
         s->hypothesis[i] =
@@ -92,7 +76,6 @@ static int make_pairs(state *s, const bench_params *p, bench_err *e)
             rc = -1;
     }
     bench_textgen_free(gen);
-    lore_tokenizer_free(own);
     return rc;
 }
 

@@ -147,6 +147,9 @@ void lore_nli_free(lore_nli *m);
 void lore_nli_get_settings(const lore_nli *m, lore_encoder_settings *out);
 void lore_nli_get_stats(const lore_nli *m, lore_encoder_stats *out);
 
+/* The model's tokenizer (owned by m). */
+const lore_tokenizer *lore_nli_tokenizer(const lore_nli *m);
+
 /* Number of labels, and label i's name ("entailment"), or NULL when out of range. */
 int lore_nli_n_labels(const lore_nli *m);
 const char *lore_nli_label(const lore_nli *m, int i);

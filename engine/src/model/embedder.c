@@ -721,6 +721,11 @@ void lore_nli_get_stats(const lore_nli *m, lore_encoder_stats *out)
     runner_stats(&m->r, out);
 }
 
+const lore_tokenizer *lore_nli_tokenizer(const lore_nli *m)
+{
+    return m->r.model->tokenizer;
+}
+
 int lore_nli_n_labels(const lore_nli *m)
 {
     return m->r.out_dim;
