@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine_cli.h"
 #include "host.h"
 #include "measure/clock.h"
 #include "results.h"
@@ -40,12 +41,38 @@ static const char usage_text[] =
     "                                (OPENBLAS_CORETYPE) after a numeric self-check\n"
     "      --dry-run                 list the points and exit\n"
     "      -q, --quiet               no progress lines\n"
+    "  ingest DB PATH... [options]   put files and folders into the store DB (made\n"
+    "                                when missing): chunk, embed, store, index\n"
+    "      --tier T                  embedding tier (default minilm-l6; synthetic\n"
+    "                                weights unless --model-dir is given)\n"
+    "      --model-dir DIR           Hugging Face model folder to embed with\n"
+    "      --index flat|ivf|hnsw     vector index (default flat)\n"
+    "      --chunk-size N            chunk window (default 500)\n"
+    "      --chunk-overlap N         units shared by neighbouring chunks (default 60)\n"
+    "      --chunk-unit chars|tokens unit of the two above (default chars)\n"
+    "      --rows-per-txn N          chunk rows per transaction, whole documents;\n"
+    "                                0: all in one (default 1024)\n"
+    "      --threads N               embedding threads (default: every core)\n"
+    "      -q, --quiet               no progress line\n"
+    "  query DB TEXT [options]       the chunks of DB nearest to TEXT, best first\n"
+    "      -k N                      hits (default 5)\n"
+    "      --rerank none|verify|nli  NLI probabilities on the top --depth (verify)\n"
+    "                                or re-ordering by entailment (nli)\n"
+    "      --depth N                 candidates judged by NLI, >= k (default 2k)\n"
+    "      --nli-model-dir DIR       NLI model folder (default synthetic weights)\n"
+    "      --probes N                ivf: lists scanned; --ef N  hnsw: candidates\n"
+    "      --json                    one JSON object instead of text\n"
+    "      --tier, --model-dir, --index, --threads  as for ingest: give query the\n"
+    "                                --tier and --model-dir ingest used (its vectors\n"
+    "                                are stored per tier); another --index is built\n"
+    "                                from the stored vectors once, then kept\n"
     "  list                          workloads and their parameters\n"
     "  version                       versions of lore-bench and its BLAS\n"
     "  help                          this text\n"
     "\n"
     "exit codes: 0 ok, 1 a gate failed, 2 bad input or usage, 3 runtime failure,\n"
-    "            130 interrupted (finished points are written, marked incomplete)\n";
+    "            130 interrupted (run: finished points are written, marked\n"
+    "            incomplete; ingest: what was committed stays)\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -414,6 +441,10 @@ int bench_cli_main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc, argv);
+    if (strcmp(cmd, "ingest") == 0)
+        return bench_cli_ingest(argc, argv);
+    if (strcmp(cmd, "query") == 0)
+        return bench_cli_query(argc, argv);
     if (strcmp(cmd, "list") == 0)
         return cmd_list();
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)

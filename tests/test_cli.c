@@ -951,6 +951,602 @@ static void test_run_sigint(void **state)
     proc_free(&p);
 }
 
+/* ---- sql workload ------------------------------------------------------------------ */
+
+/* The sql workload on a tiny store, both modes: every operation did what it says. */
+static void test_run_sql(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "sql");
+    const char *args[] = {"run", SCENARIOS "/cli_sql.json", "-q", "-o", out, NULL};
+    proc p;
+    run_bench(&p, "sql", args);
+    exits(&p, 0);
+    cJSON *doc = load_result(out);
+    const cJSON *points = cJSON_GetObjectItemCaseSensitive(doc, "points");
+    assert_int_equal(cJSON_GetArraySize(points), 4);
+    const cJSON *pt;
+    cJSON_ArrayForEach(pt, points)
+    {
+        const char *id = cJSON_GetObjectItemCaseSensitive(pt, "id")->valuestring;
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "status")->valuestring, "ok");
+        bool write = strstr(id, "mode=write") != NULL;
+        double rows_per_s = metric(pt, "rows_per_s")->valuedouble;
+        assert_true(rows_per_s > 0);
+        assert_double_equal(rows_per_s, num_at(pt, "throughput", "items_per_s"), rows_per_s * 1e-9);
+        assert_true(num_at(pt, "items_per_op", NULL) == (write ? 200 : 10));
+        assert_true(metric(pt, "db_bytes")->valuedouble > 200 * 64);
+        double items = write ? 200 : 10, p50_us = num_at(pt, "latency_ns", "p50") / 1e3;
+        assert_double_equal(metric(pt, write ? "us_per_row_p50" : "us_per_id_p50")->valuedouble *
+                                items,
+                            p50_us, p50_us * 1e-9);
+        double ops = num_at(pt, "n_samples", NULL) + num_at(pt, "warmup", "ops");
+        if (write) {
+            /* Every operation appended its 200 rows: none lost, none doubled. */
+            assert_true(metric(pt, "db_chunks")->valuedouble == 200 * ops);
+            assert_double_equal(metric(pt, "us_per_row")->valuedouble, 1e6 / rows_per_s,
+                                1e-6 * 1e6 / rows_per_s);
+            /* 200 rows committed every 32: 7 transactions, whichever impl. */
+            assert_double_equal(metric(pt, "transactions_per_op")->valuedouble, 7, 1e-9);
+            if (strstr(id, "impl=store"))
+                assert_true(metric(pt, "rows_written_per_op")->valuedouble >= 200);
+        } else {
+            assert_true(metric(pt, "db_chunks")->valuedouble == 200);
+            assert_true(metric(pt, "us_per_id")->valuedouble > 0);
+            assert_double_equal(metric(pt, "rows_read_per_op")->valuedouble, 10, 1e-9);
+            /* 10 distinct ids in IN lists of at most 8: ceil(10 / 8) statements. */
+            assert_double_equal(metric(pt, "statements_per_op")->valuedouble, 2, 1e-9);
+        }
+        assert_string_equal(label(pt, "synchronous"), "normal");
+        assert_string_equal(label(pt, "journal_mode"), "wal");
+        assert_true(strlen(label(pt, "sqlite_version")) >= 5);
+    }
+    cJSON_Delete(doc);
+    proc_free(&p);
+
+    /* Out-of-range bind is refused before anything runs. */
+    in_base(out, sizeof out, "never-sql");
+    const char *bad[] = {"run", SCENARIOS "/cli_sql.json", "-o", out, "--set", "bind=40000", NULL};
+    const char *needles[] = {"--set bind=40000", "must be in [1, 32766]", NULL};
+    usage_error("sql-bad-bind", bad, needles, out);
+}
+
+/* ---- ingest and query -------------------------------------------------------------- */
+
+#define TINY_BERT LORE_FIXTURES_DIR "/tiny-bert"
+
+/* Words of the tiny model's vocabulary, so the texts embed without [UNK]s. */
+static const char *const doc_names[] = {"animals.txt", "cities.txt", "sub/drinks.txt"};
+static const char *const doc_texts[] = {
+    "the quick brown fox jump over the lazy dog. the cat sat on the mat.",
+    "paris is the capital of france. london is a big city with a red car on every street.",
+    "he likes coffee and she likes tea. they play music with a guitar and a piano.",
+};
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        fail_msg("cannot create %s: %s", path, strerror(errno));
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A folder with the three documents, an empty file and a binary one. */
+static void make_corpus(const char *dir)
+{
+    char path[512];
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/sub", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, doc_names[i]);
+        write_file(path, doc_texts[i], strlen(doc_texts[i]));
+    }
+    snprintf(path, sizeof path, "%s/empty.txt", dir);
+    write_file(path, "", 0);
+    snprintf(path, sizeof path, "%s/blob.bin", dir);
+    write_file(path, "PK\3\4\0\0\20 binary", 15);
+}
+
+static void test_ingest_query(void **state)
+{
+    (void)state;
+    char corpus[256], db[256];
+    in_base(corpus, sizeof corpus, "corpus");
+    in_base(db, sizeof db, "lore.db");
+    make_corpus(corpus);
+    const char *ingest[] = {"ingest",       db,    corpus, "--model-dir", TINY_BERT,
+                            "--chunk-size", "200", NULL};
+    proc p;
+    run_bench(&p, "ingest", ingest);
+    exits(&p, 0);
+    has(&p, p.out, "5 seen: 3 added, 0 replaced, 0 unchanged, 2 skipped");
+    has(&p, p.out, "blob.bin: binary");
+    has(&p, p.out, "empty.txt: empty");
+    has(&p, p.out, "3 stored"); /* each document fits one 200-character chunk */
+    static const char *const stages[] = {"read",  "chunk", "tokenize", "embed",
+                                         "store", "index", "total"};
+    for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
+        char row[32];
+        snprintf(row, sizeof row, "\n%-10s ", stages[i]);
+        has(&p, p.out, row);
+    }
+    has(&p, p.out, "3 documents, 3 chunks, 3 embeddings");
+    has(&p, p.err, "[5/5]"); /* not a terminal: the last progress line is printed whole */
+    proc_free(&p);
+
+    /* Again: nothing changed, nothing written. */
+    run_bench(&p, "reingest", ingest);
+    exits(&p, 0);
+    has(&p, p.out, "0 added, 0 replaced, 3 unchanged, 2 skipped");
+    proc_free(&p);
+
+    /* A query equal to a document's whole text finds that document first, exactly. */
+    const char *query[] = {"query", db, doc_texts[1], "--model-dir", TINY_BERT, "-k", "2", NULL};
+    run_bench(&p, "query", query);
+    exits(&p, 0);
+    char where[600];
+    snprintf(where, sizeof where, " 1    1.0000  %s/%s:0-%zu\n", corpus, doc_names[1],
+             strlen(doc_texts[1]));
+    has(&p, p.out, where);
+    has(&p, p.out, "    paris is the capital of france.");
+    has(&p, p.out, "\n 2  ");
+    assert_null(strstr(p.out, "\n 3  "));
+    has(&p, p.out, "stages: embed ");
+    proc_free(&p);
+
+    const char *query_json[] = {"query",   db,       doc_texts[2], "--model-dir",
+                                TINY_BERT, "--json", NULL};
+    run_bench(&p, "query-json", query_json);
+    exits(&p, 0);
+    cJSON *doc = cJSON_Parse(p.out);
+    if (!doc)
+        fail_msg("query --json printed no JSON:\n%s", p.out);
+    const cJSON *hits = cJSON_GetObjectItemCaseSensitive(doc, "hits");
+    assert_int_equal(cJSON_GetArraySize(hits), 3); /* k 5, three chunks */
+    const cJSON *top = cJSON_GetArrayItem(hits, 0);
+    char want[600];
+    snprintf(want, sizeof want, "%s/%s", corpus, doc_names[2]);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(top, "path")->valuestring, want);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(top, "text")->valuestring, doc_texts[2]);
+    assert_true(num_at(top, "rank", NULL) == 1);
+    assert_true(num_at(top, "byte_begin", NULL) == 0);
+    assert_true(num_at(top, "byte_end", NULL) == (double)strlen(doc_texts[2]));
+    assert_double_equal(num_at(top, "score", NULL), 1.0, 1e-4);
+    assert_true(num_at(cJSON_GetArrayItem(hits, 1), "score", NULL) < num_at(top, "score", NULL));
+    assert_true(num_at(doc, "stage_ms", "embed") >= 0);
+    assert_true(num_at(doc, "stage_ms", "total") > 0);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "index")->valuestring, "flat");
+    cJSON_Delete(doc);
+    proc_free(&p);
+
+    /* A model other than the one ingest used has no vectors here: said clearly. */
+    const char *other[] = {"query", db, "fox", "--tier", "minilm-l3", NULL};
+    run_bench(&p, "query-other-tier", other);
+    exits(&p, 2);
+    has(&p, p.err, db);
+    has(&p, p.err, "no embeddings for tier minilm-l3");
+    has(&p, p.err, "--tier and --model-dir that ingest used");
+    proc_free(&p);
+}
+
+/* Bad flags exit 2 naming the flag, before any database is made. */
+static void test_ingest_query_usage_errors(void **state)
+{
+    (void)state;
+    char db[256], corpus[256], missing[256];
+    in_base(db, sizeof db, "never.db");
+    in_base(corpus, sizeof corpus, "usage-corpus");
+    in_base(missing, sizeof missing, "no-such-folder");
+    assert_int_equal(mkdir(corpus, 0700), 0);
+    static const struct {
+        const char *args[10];
+        const char *why;
+    } cases[] = {
+        {{"ingest", NULL}, "needs a database file and at least one PATH"},
+        {{"ingest", "DB", NULL}, "needs at least one PATH"},
+        {{"ingest", "DB", "C", "--chunk-size", "abc", NULL}, "--chunk-size 'abc'"},
+        {{"ingest", "DB", "C", "--chunk-size", "0", NULL}, "--chunk-size '0'"},
+        {{"ingest", "DB", "C", "--chunk-overlap", "600", NULL},
+         "--chunk-overlap 600 must be below --chunk-size 500"},
+        {{"ingest", "DB", "C", "--chunk-unit", "words", NULL}, "--chunk-unit 'words'"},
+        {{"ingest", "DB", "C", "--rows-per-txn", "-1", NULL}, "--rows-per-txn '-1'"},
+        {{"ingest", "DB", "C", "--threads", "0", NULL}, "--threads '0'"},
+        {{"ingest", "DB", "C", "--index", "lsh", NULL},
+         "--index 'lsh': expected flat, ivf or hnsw"},
+        {{"ingest", "DB", "C", "--tier", "nope", NULL}, "--tier 'nope': unknown tier"},
+        {{"ingest", "DB", "C", "--tier", "nli-minilm-l6", NULL}, "not an embedding tier"},
+        {{"ingest", "DB", "C", "--model-dir", "/nonexistent/model", NULL},
+         "--model-dir '/nonexistent/model': not a folder"},
+        {{"ingest", "DB", "C", "--bogus", NULL}, "unknown option '--bogus'"},
+        {{"ingest", "DB", "C", "--json", NULL}, "unknown option '--json'"},
+        {{"ingest", "DB", "C", "--tier", NULL}, "--tier needs a value"},
+        {{"ingest", "DB", "M", NULL}, "no-such-folder: No such file or directory"},
+        {{"ingest", "C", "C", NULL}, "is a folder, not a file"},
+        {{"query", "DB", NULL}, "needs a query TEXT"},
+        {{"query", "DB", "a", "b", NULL}, "extra argument 'b'"},
+        {{"query", "DB", "fox", NULL}, "No such file or directory"},
+        {{"query", "DB", "fox", "-k", "0", NULL}, "-k '0'"},
+        {{"query", "DB", "fox", "--rerank", "sort", NULL}, "--rerank 'sort'"},
+        {{"query", "DB", "fox", "-k", "5", "--depth", "3", NULL}, "--depth 3 must be at least"},
+        {{"query", "DB", "fox", "--ef", "32", NULL}, "--ef applies to --index hnsw"},
+        {{"query", "DB", "fox", "--probes", "4", "--index", "hnsw", NULL},
+         "--probes applies to --index ivf"},
+        {{"query", "DB", "fox", "--index", "hnsw", "--ef", "3", NULL}, "--ef 3 must be at least"},
+        {{"query", "DB", "fox", "--chunk-size", "9", NULL}, "unknown option '--chunk-size'"},
+        {{"query", "DB", "fox", "--nli-model-dir", "C", NULL}, "needs --rerank verify or nli"},
+    };
+    /* Both commands are in the help. */
+    const char *help[] = {"help", NULL};
+    proc p;
+    run_bench(&p, "help-engine", help);
+    exits(&p, 0);
+    has(&p, p.out, "ingest DB PATH... [options]");
+    has(&p, p.out, "query DB TEXT [options]");
+    has(&p, p.out, "--rerank none|verify|nli");
+    proc_free(&p);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *args[12];
+        size_t n = 0;
+        for (; cases[i].args[n]; n++) {
+            const char *a = cases[i].args[n];
+            args[n] = strcmp(a, "DB") == 0  ? db
+                      : strcmp(a, "C") == 0 ? corpus
+                      : strcmp(a, "M") == 0 ? missing
+                                            : a;
+        }
+        args[n] = NULL;
+        const char *needles[] = {cases[i].why, "lore-bench help", NULL};
+        usage_error(cases[i].args[0], args, needles, db);
+    }
+}
+
+/* A file that is not a lore store is refused and left exactly as it was. */
+static void test_ingest_not_a_store(void **state)
+{
+    (void)state;
+    char db[256], corpus[256];
+    in_base(db, sizeof db, "notes.txt");
+    in_base(corpus, sizeof corpus, "corpus-notastore");
+    make_corpus(corpus);
+    char text[8192];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char)('a' + i % 26);
+    write_file(db, text, sizeof text);
+    const char *ingest[] = {"ingest", db, corpus, "--model-dir", TINY_BERT, NULL};
+    proc p;
+    run_bench(&p, "not-a-store", ingest);
+    if (p.code != 3 && p.code != 2)
+        fail_msg("exit %d, expected 3 (or 2)\n--- stderr:\n%s", p.code, p.err);
+    has(&p, p.err, db);
+    assert_null(strstr(p.out, "added"));
+    proc_free(&p);
+    const char *query[] = {"query", db, "fox", "--model-dir", TINY_BERT, NULL};
+    run_bench(&p, "not-a-store-query", query);
+    if (p.code != 3 && p.code != 2)
+        fail_msg("exit %d, expected 3 (or 2)\n--- stderr:\n%s", p.code, p.err);
+    has(&p, p.err, db);
+    proc_free(&p);
+    size_t len = 0;
+    bench_err e = {{0}};
+    char *after = bench_read_file(db, &len, &e);
+    assert_non_null(after);
+    assert_int_equal(len, sizeof text);
+    assert_memory_equal(after, text, sizeof text);
+    free(after);
+}
+
+/* ---- ingest and query workloads ------------------------------------------------------ */
+
+/* Each <stage>_fraction of a point (stages NULL-terminated) lies in [0, 1], together they
+ * come to at most 1, and other_fraction is what they leave. */
+static void wl_check_fractions(const cJSON *pt, const char *const *stages)
+{
+    double sum = 0;
+    for (size_t i = 0; stages[i]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s_fraction", stages[i]);
+        double f = metric(pt, name)->valuedouble;
+        if (!(f >= 0 && f <= 1 + 1e-9))
+            fail_msg("%s = %g", name, f);
+        sum += f;
+    }
+    assert_true(sum <= 1 + 1e-9);
+    assert_double_equal(metric(pt, "other_fraction")->valuedouble, 1 - sum, 1e-9);
+}
+
+static const char *const wl_ingest_stages[] = {"read",  "chunk", "tokenize", "embed",
+                                               "store", "index", NULL};
+
+/* The ingest workload on the tiny model: synthetic documents (one transaction per document
+ * against one for all), then a folder with a binary and an empty file among the documents. */
+static void test_run_ingest_workload(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "wl-ingest");
+    const char *args[] = {"run",
+                          SCENARIOS "/cli_ingest.json",
+                          "-q",
+                          "-o",
+                          out,
+                          "--set",
+                          "model_dir=" LORE_FIXTURES_DIR "/tiny-bert",
+                          NULL};
+    proc p;
+    run_bench(&p, "wl-ingest", args);
+    exits(&p, 0);
+    cJSON *doc = load_result(out);
+    const cJSON *points = cJSON_GetObjectItemCaseSensitive(doc, "points");
+    assert_int_equal(cJSON_GetArraySize(points), 2);
+    double txn[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *pt = cJSON_GetArrayItem(points, i);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "status")->valuestring, "ok");
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "item_unit")->valuestring,
+                            "document");
+        assert_true(num_at(pt, "items_per_op", NULL) == 6);
+        double docs_per_s = metric(pt, "docs_per_s")->valuedouble;
+        assert_true(docs_per_s > 0);
+        assert_double_equal(docs_per_s, num_at(pt, "throughput", "items_per_s"), docs_per_s * 1e-9);
+        assert_true(metric(pt, "docs")->valuedouble == 6);
+        assert_true(metric(pt, "skipped")->valuedouble == 0);
+        double chunks = metric(pt, "chunks")->valuedouble;
+        assert_true(chunks >= 6);
+        /* chunks/s and docs/s are the same ops/s times the per-op counts. */
+        assert_double_equal(metric(pt, "chunks_per_s")->valuedouble, docs_per_s * chunks / 6,
+                            docs_per_s * chunks * 1e-9);
+        assert_true(metric(pt, "text_mb_per_s")->valuedouble > 0);
+        /* The tiny model embeds at most 64 tokens of a chunk. */
+        double tpc = metric(pt, "tokens_per_chunk")->valuedouble;
+        assert_true(tpc > 2 && tpc <= 64);
+        wl_check_fractions(pt, wl_ingest_stages);
+        assert_true(metric(pt, "embed_fraction")->valuedouble > 0);
+        assert_true(metric(pt, "store_fraction")->valuedouble > 0);
+        assert_true(metric(pt, "embed_s")->valuedouble > 0);
+        assert_true(metric(pt, "db_bytes")->valuedouble > chunks * 32 * 4);
+        assert_true(metric(pt, "synthetic_weights")->valuedouble == 0);
+        assert_string_equal(label(pt, "index"), "flat");
+        assert_non_null(strstr(label(pt, "weights"), "trained"));
+        txn[i] = metric(pt, "transactions")->valuedouble;
+    }
+    /* rows_per_txn=1 commits every document on its own; 0 commits them all at once. */
+    assert_true(txn[0] >= 6);
+    assert_true(txn[1] >= 1 && txn[1] < txn[0]);
+    cJSON_Delete(doc);
+    proc_free(&p);
+
+    /* A folder: three documents, an empty file and a binary one (both skipped, counted). */
+    char dir[256], path[512];
+    in_base(dir, sizeof dir, "wl-folder");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    const char *texts[] = {"the cat sat on the mat. the dog sat on the log.",
+                           "paris is a city. london is a city too.", "one two three four."};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/doc%d.txt", dir, i);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fputs(texts[i], f);
+        assert_int_equal(fclose(f), 0);
+    }
+    snprintf(path, sizeof path, "%s/empty.txt", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fclose(f), 0);
+    snprintf(path, sizeof path, "%s/blob.bin", dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    static const char blob[] = {0x7f, 'E', 'L', 'F', 0, 0, 1, 'b', 'i', 'n'};
+    assert_int_equal(fwrite(blob, 1, sizeof blob, f), sizeof blob);
+    assert_int_equal(fclose(f), 0);
+    char folder_set[300];
+    snprintf(folder_set, sizeof folder_set, "folder=%s", dir);
+    in_base(out, sizeof out, "wl-ingest-folder");
+    const char *fargs[] = {"run",
+                           SCENARIOS "/cli_ingest.json",
+                           "-q",
+                           "-o",
+                           out,
+                           "--set",
+                           "model_dir=" LORE_FIXTURES_DIR "/tiny-bert",
+                           "--set",
+                           "source=folder",
+                           "--set",
+                           folder_set,
+                           "--set",
+                           "rows_per_txn=32",
+                           NULL};
+    run_bench(&p, "wl-ingest-folder", fargs);
+    exits(&p, 0);
+    doc = load_result(out);
+    points = cJSON_GetObjectItemCaseSensitive(doc, "points");
+    assert_int_equal(cJSON_GetArraySize(points), 1);
+    const cJSON *pt = cJSON_GetArrayItem(points, 0);
+    assert_true(num_at(pt, "items_per_op", NULL) == 3);
+    assert_true(metric(pt, "docs")->valuedouble == 3);
+    assert_true(metric(pt, "skipped")->valuedouble == 2);
+    wl_check_fractions(pt, wl_ingest_stages);
+    assert_non_null(strstr(label(pt, "corpus"), dir));
+    cJSON_Delete(doc);
+    proc_free(&p);
+
+    /* A folder that does not exist fails the point with its path named. */
+    in_base(out, sizeof out, "wl-ingest-nofolder");
+    fargs[4] = out;
+    fargs[10] = "folder=/nonexistent/lore-corpus";
+    run_bench(&p, "wl-ingest-nofolder", fargs);
+    exits(&p, 3);
+    doc = load_result(out);
+    pt = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "points"), 0);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "status")->valuestring, "error");
+    assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(pt, "error")->valuestring,
+                           "/nonexistent/lore-corpus"));
+    cJSON_Delete(doc);
+    proc_free(&p);
+}
+
+static bool wl_store_label_has(const cJSON *pt, const char *needle)
+{
+    return strstr(label(pt, "store"), needle) != NULL;
+}
+
+/* Checks one query point; verify: NLI verification ran. */
+static void wl_check_query_point(const cJSON *pt, bool verify)
+{
+    const char *id = cJSON_GetObjectItemCaseSensitive(pt, "id")->valuestring;
+    if (strcmp(cJSON_GetObjectItemCaseSensitive(pt, "status")->valuestring, "ok") != 0)
+        fail_msg("point %s failed: %s", id,
+                 cJSON_GetObjectItemCaseSensitive(pt, "error")->valuestring);
+    bool cold = strstr(id, "mode=cold") != NULL, flat = strstr(id, "kind=flat") != NULL;
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "item_unit")->valuestring, "query");
+    double qps = metric(pt, "qps")->valuedouble;
+    assert_true(qps > 0);
+    assert_double_equal(qps, num_at(pt, "throughput", "items_per_s"), qps * 1e-9);
+    assert_true(metric(pt, "n_chunks")->valuedouble >= 40);
+    assert_true(metric(pt, "n_docs")->valuedouble >= 2);
+    assert_true(metric(pt, "hits_per_query")->valuedouble == 3);
+    assert_true(metric(pt, "chunk_queries")->valuedouble == 4);
+    /* A chunk's own text finds the chunk first on an exact index. */
+    if (flat)
+        assert_true(metric(pt, "self_hit_rate")->valuedouble == 1.0);
+    static const char *const warm_stages[] = {"embed", "search", "fetch", "verify", NULL};
+    static const char *const cold_stages[] = {"embed", "search", "fetch", "verify",
+                                              "open",  "close",  NULL};
+    wl_check_fractions(pt, cold ? cold_stages : warm_stages);
+    assert_true(metric(pt, "search_ms")->valuedouble > 0);
+    if (verify)
+        assert_true(metric(pt, "verify_ms")->valuedouble > 0);
+    else
+        assert_true(metric(pt, "verify_ms")->valuedouble == 0);
+    double hit = metric(pt, "cache_hit_rate")->valuedouble;
+    if (cold) {
+        /* A fresh pipeline per query: nothing cached, the index snapshot loaded, not rebuilt. */
+        assert_true(hit == 0);
+        assert_true(metric(pt, "index_loaded_rate")->valuedouble == 1.0);
+        assert_true(metric(pt, "open_ms")->valuedouble > 0);
+    } else {
+        /* 8 texts cycled with the cache on: every repeat hits. */
+        assert_true(hit > 0 && hit < 1);
+        assert_true(metric(pt, "embed_ms")->valuedouble > 0);
+    }
+}
+
+/* The query workload on the tiny model: stores built once into the cache folder (HNSW's
+ * derived from the flat one), then read from it; a damaged cached store is rebuilt. */
+static void test_run_query_workload(void **state)
+{
+    (void)state;
+    char out[256], cache[256];
+    in_base(cache, sizeof cache, "wl-cache");
+    setenv("LORE_BENCH_CACHE_DIR", cache, 1);
+    in_base(out, sizeof out, "wl-query1");
+    const char *args[] = {"run",
+                          SCENARIOS "/cli_query.json",
+                          "-q",
+                          "-o",
+                          out,
+                          "--set",
+                          "model_dir=" LORE_FIXTURES_DIR "/tiny-bert",
+                          NULL};
+    proc p;
+    run_bench(&p, "wl-query1", args);
+    exits(&p, 0);
+    has(&p, p.err, "building the store");
+    cJSON *doc = load_result(out);
+    const cJSON *points = cJSON_GetObjectItemCaseSensitive(doc, "points");
+    assert_int_equal(cJSON_GetArraySize(points), 4);
+    const cJSON *pt;
+    cJSON_ArrayForEach(pt, points) wl_check_query_point(pt, false);
+    /* Points: flat warm, flat cold, hnsw warm, hnsw cold. */
+    assert_true(wl_store_label_has(cJSON_GetArrayItem(points, 0), "built here"));
+    assert_true(wl_store_label_has(cJSON_GetArrayItem(points, 1), "read from the cache"));
+    assert_true(wl_store_label_has(cJSON_GetArrayItem(points, 2), "built here"));
+    assert_true(wl_store_label_has(cJSON_GetArrayItem(points, 3), "read from the cache"));
+    assert_true(wl_store_label_has(cJSON_GetArrayItem(points, 0), cache));
+    cJSON_Delete(doc);
+    proc_free(&p);
+
+    /* Again with NLI verification beside none: every store comes from the cache. */
+    in_base(out, sizeof out, "wl-query2");
+    const char *args2[] = {"run",
+                           SCENARIOS "/cli_query.json",
+                           "-q",
+                           "-o",
+                           out,
+                           "--set",
+                           "model_dir=" LORE_FIXTURES_DIR "/tiny-bert",
+                           "--set",
+                           "nli_model_dir=" LORE_FIXTURES_DIR "/tiny-bert-nli",
+                           "--set",
+                           "rerank=none,verify",
+                           "--filter",
+                           "mode=warm",
+                           NULL};
+    run_bench(&p, "wl-query2", args2);
+    exits(&p, 0);
+    assert_null(strstr(p.err, "building the store"));
+    doc = load_result(out);
+    points = cJSON_GetObjectItemCaseSensitive(doc, "points");
+    assert_int_equal(cJSON_GetArraySize(points), 4);
+    cJSON_ArrayForEach(pt, points)
+    {
+        const char *id = cJSON_GetObjectItemCaseSensitive(pt, "id")->valuestring;
+        wl_check_query_point(pt, strstr(id, "rerank=verify") != NULL);
+        assert_true(wl_store_label_has(pt, "read from the cache"));
+    }
+    cJSON_Delete(doc);
+    proc_free(&p);
+
+    /* A damaged cached store fails its check and is rebuilt. */
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/corpus", cache);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    int damaged = 0;
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n < 7 || strcmp(de->d_name + n - 7, ".sqlite") != 0)
+            continue;
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        FILE *f = fopen(path, "r+b");
+        assert_non_null(f);
+        char junk[4096];
+        memset(junk, 0x5a, sizeof junk);
+        assert_int_equal(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+        assert_int_equal(fclose(f), 0);
+        damaged++;
+    }
+    closedir(d);
+    assert_int_equal(damaged, 2); /* the flat store and the HNSW one */
+    in_base(out, sizeof out, "wl-query3");
+    const char *args3[] = {"run",
+                           SCENARIOS "/cli_query.json",
+                           "-q",
+                           "-o",
+                           out,
+                           "--set",
+                           "model_dir=" LORE_FIXTURES_DIR "/tiny-bert",
+                           "--filter",
+                           "kind=flat",
+                           "--filter",
+                           "mode=warm",
+                           NULL};
+    run_bench(&p, "wl-query3", args3);
+    exits(&p, 0);
+    has(&p, p.err, "rebuilding");
+    doc = load_result(out);
+    pt = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "points"), 0);
+    wl_check_query_point(pt, false);
+    assert_true(wl_store_label_has(pt, "built here"));
+    cJSON_Delete(doc);
+    proc_free(&p);
+    unsetenv("LORE_BENCH_CACHE_DIR");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -974,6 +1570,12 @@ int main(void)
         cmocka_unit_test(test_run_blas_core_current),
         cmocka_unit_test(test_run_filter),
         cmocka_unit_test(test_run_sigint),
+        cmocka_unit_test(test_run_sql),
+        cmocka_unit_test(test_ingest_query),
+        cmocka_unit_test(test_ingest_query_usage_errors),
+        cmocka_unit_test(test_ingest_not_a_store),
+        cmocka_unit_test(test_run_ingest_workload),
+        cmocka_unit_test(test_run_query_workload),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

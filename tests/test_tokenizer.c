@@ -1,8 +1,9 @@
 /*
  * test_tokenizer.c - the BERT tokenizer: clean-up, splitting, accents, CJK,
- * WordPiece, invalid UTF-8, truncation of single texts and pairs, vocabulary
- * files and their errors, the synthetic vocabulary, thread safety, and golden
- * ids from an independent Python reference (tests/fixtures/tiny-bert).
+ * WordPiece, invalid UTF-8, truncation of single texts and pairs, piece
+ * offsets (lore_tokenizer_encode_offsets), vocabulary files and their errors,
+ * the synthetic vocabulary, thread safety, and golden ids from an independent
+ * Python reference (tests/fixtures/tiny-bert).
  *
  * The table cases run over a 35-token vocabulary; every expected id list was
  * derived by hand from the reference algorithm (comments give the steps where
@@ -731,6 +732,250 @@ static void test_synthetic_words(void **state)
     assert_int_equal(lore_tokenizer_synthetic_word(1, 1, NULL), 0);
 }
 
+/* ---- encode with offsets
+ * -------------------------------------------------------------------------- */
+
+#define NO_OFF ((size_t)-1)
+
+typedef struct off_case {
+    const char *name;
+    lore_utf8_policy utf8;
+    const char *text;
+    int32_t ids[MAXIDS];
+    size_t offsets[MAXIDS]; /* byte offset of each id's word in text */
+} off_case;
+
+/* Each piece points at its word's first byte in the source; pieces of one word share it. */
+static const off_case OFF_CASES[] = {
+    {"ascii", LORE_UTF8_STRICT, "hello, world!", {12, 14, 13, 16, END}, {0, 5, 7, 12}},
+    {"spaces", LORE_UTF8_STRICT, "  hello \t\n world  ", {12, 13, END}, {2, 11}},
+    {"multibyte word", LORE_UTF8_STRICT, "caf\xc3\xa9 hello", {5, 12, END}, {0, 6}},
+    /* The accent is stripped, yet the next word's offset counts its two bytes. */
+    {"decomposed accent", LORE_UTF8_STRICT, "cafe\xcc\x81 world", {5, 13, END}, {0, 7}},
+    /* A leading combining mark is dropped: the word starts at its first kept char. */
+    {"leading mark", LORE_UTF8_STRICT, "\xcc\x81hello", {12, END}, {2}},
+    {"punct multibyte",
+     LORE_UTF8_STRICT,
+     "\xc2\xabhello\xc2\xbb \xe2\x80\x94 world",
+     {18, 12, 19, 20, 13, END},
+     {0, 2, 7, 10, 14}},
+    {"cjk",
+     LORE_UTF8_STRICT,
+     "hello\xe4\xb8\xad\xe5\x9b\xbdworld",
+     {12, 21, 22, 13, END},
+     {0, 5, 8, 11}},
+    {"cjk 4-byte", LORE_UTF8_STRICT, "hello\xf0\xa0\xae\xb7world", {12, 33, 13, END}, {0, 5, 9}},
+    {"wordpiece", LORE_UTF8_STRICT, "a unaffable", {26, 23, 24, 25, END}, {0, 2, 2, 2}},
+    /* WordPiece gives up after "un ##aff ##able" and rewinds to one [UNK]. */
+    {"wordpiece rewind", LORE_UTF8_STRICT, "unaffablex hello", {1, 12, END}, {0, 11}},
+    {"overflow", LORE_UTF8_STRICT, "aaaaaaaaaaaaa.hello", {1, 15, 12, END}, {0, 13, 14}},
+    {"control inside", LORE_UTF8_STRICT, "x hel\x01lo", {1, 12, END}, {0, 2}},
+    {"control first", LORE_UTF8_STRICT, "\x01\x02hello", {12, END}, {2}},
+    {"dotted I", LORE_UTF8_STRICT, "a \xc4\xb0", {26, 28, END}, {0, 2}},
+    {"invalid replaced", LORE_UTF8_REPLACE, "\x80hello \xff\xfe world", {12, 13, END}, {1, 10}},
+    {"invalid inside", LORE_UTF8_REPLACE, "hel\xe2\x82lo world", {12, 13, END}, {0, 8}},
+    {"empty", LORE_UTF8_STRICT, "", {END}, {0}},
+};
+
+static void test_encode_offsets(void **state)
+{
+    (void)state;
+    lore_tokenizer *strict = new_small(UNCASED, LORE_UTF8_STRICT);
+    lore_tokenizer *repl = new_small(UNCASED, LORE_UTF8_REPLACE);
+    for (size_t c = 0; c < sizeof OFF_CASES / sizeof OFF_CASES[0]; c++) {
+        const off_case *k = &OFF_CASES[c];
+        const lore_tokenizer *t = k->utf8 == LORE_UTF8_STRICT ? strict : repl;
+        int32_t ids[64];
+        size_t offs[64], n = 99;
+        lore_encode_info info;
+        const lore_status s =
+            lore_tokenizer_encode_offsets(t, k->text, strlen(k->text), 64, ids, offs, &n, &info);
+        if (s != LORE_OK)
+            fail_msg("%s: %s", k->name, lore_last_error());
+        const size_t want = id_count(k->ids);
+        assert_ids(k->name, ids, n, k->ids, want);
+        for (size_t i = 0; i < n; i++)
+            if (offs[i] != k->offsets[i])
+                fail_msg("%s: piece %zu at offset %zu, want %zu", k->name, i, offs[i],
+                         k->offsets[i]);
+        assert_int_equal(info.n_tokens_full, want);
+        assert_false(info.truncated);
+    }
+
+    /* Same ids as lore_tokenizer_encode less [CLS]/[SEP], for every table case and variant;
+     * offsets never decrease and point inside the text. */
+    lore_tokenizer *tok[N_VARIANTS];
+    for (int v = 0; v < N_VARIANTS; v++)
+        tok[v] = new_small((enum variant)v, LORE_UTF8_STRICT);
+    for (size_t c = 0; c < sizeof ENC_CASES / sizeof ENC_CASES[0]; c++) {
+        const enc_case *k = &ENC_CASES[c];
+        const size_t len = k->len ? k->len : strlen(k->text);
+        int32_t ids[64], ids2[64];
+        size_t offs[64], n, n2;
+        assert_int_equal(lore_tokenizer_encode(tok[k->v], k->text, len, 64, ids, &n, NULL),
+                         LORE_OK);
+        assert_int_equal(
+            lore_tokenizer_encode_offsets(tok[k->v], k->text, len, 64, ids2, offs, &n2, NULL),
+            LORE_OK);
+        assert_ids(k->name, ids2, n2, ids + 1, n - 2);
+        for (size_t i = 0; i < n2; i++) {
+            assert_true(offs[i] < len);
+            if (i)
+                assert_true(offs[i] >= offs[i - 1]);
+        }
+    }
+    for (int v = 0; v < N_VARIANTS; v++)
+        lore_tokenizer_free(tok[v]);
+
+    /* Truncation at max_ids: nothing written past it, n_tokens_full counts all. */
+    const char *text = "hello world x hello";
+    const size_t want_off[4] = {0, 6, 12, 14};
+    for (size_t max = 1; max <= 6; max++) {
+        int32_t ids[8];
+        size_t offs[8], n;
+        for (int i = 0; i < 8; i++) {
+            ids[i] = 77;
+            offs[i] = NO_OFF;
+        }
+        lore_encode_info info;
+        assert_int_equal(
+            lore_tokenizer_encode_offsets(strict, text, strlen(text), max, ids, offs, &n, &info),
+            LORE_OK);
+        assert_int_equal(n, max < 4 ? max : 4);
+        assert_int_equal(info.n_tokens_full, 4);
+        assert_int_equal(info.truncated, max < 4);
+        assert_int_equal(info.n_unk, max >= 3 ? 1 : 0);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(offs[i], want_off[i]);
+        assert_int_equal(ids[max], 77);
+        assert_int_equal(offs[max], NO_OFF);
+    }
+    /* The rewind to [UNK] at the cap: the [UNK] keeps its word's offset. */
+    {
+        int32_t ids[4];
+        size_t offs[4], n;
+        lore_encode_info info;
+        assert_int_equal(
+            lore_tokenizer_encode_offsets(strict, "hello unaffablex", 16, 2, ids, offs, &n, &info),
+            LORE_OK);
+        assert_int_equal(n, 2);
+        assert_int_equal(ids[1], 1);
+        assert_int_equal(offs[1], 6);
+        assert_int_equal(info.n_tokens_full, 2);
+    }
+
+    /* Errors. */
+    int32_t ids[8];
+    size_t offs[8], n = 5;
+    lore_encode_info info;
+    assert_int_equal(lore_tokenizer_encode_offsets(strict, "ab \xff", 4, 8, ids, offs, &n, &info),
+                     LORE_EINVAL);
+    assert_non_null(strstr(lore_last_error(), "offset 3 "));
+    assert_int_equal(n, 0);
+    assert_int_equal(info.n_invalid_utf8, 1);
+    assert_int_equal(lore_tokenizer_encode_offsets(strict, "a", 1, 0, ids, offs, &n, NULL),
+                     LORE_EINVAL);
+    assert_non_null(strstr(lore_last_error(), "max_ids"));
+    assert_int_equal(lore_tokenizer_encode_offsets(strict, "a", 1, 8, ids, NULL, &n, NULL),
+                     LORE_EINVAL);
+    assert_non_null(strstr(lore_last_error(), "offsets"));
+    assert_int_equal(lore_tokenizer_encode_offsets(NULL, "a", 1, 8, ids, offs, &n, NULL),
+                     LORE_EINVAL);
+    assert_int_equal(lore_tokenizer_encode_offsets(strict, NULL, 1, 8, ids, offs, &n, NULL),
+                     LORE_EINVAL);
+    assert_int_equal(lore_tokenizer_encode_offsets(strict, NULL, 0, 8, ids, offs, &n, NULL),
+                     LORE_OK);
+    assert_int_equal(n, 0);
+    lore_tokenizer_free(strict);
+    lore_tokenizer_free(repl);
+}
+
+/*
+ * Synthetic text with punctuation, accents, CJK and controls: the ids are
+ * encode's, and re-encoding the source from one word's offset to the next
+ * word's gives exactly that word's pieces (so each offset is where its word
+ * starts, not just somewhere before it).
+ */
+static void test_encode_offsets_synthetic(void **state)
+{
+    (void)state;
+    lore_tokenizer *t = NULL;
+    lore_tokenizer_params p = lore_tokenizer_default_params();
+    p.utf8 = LORE_UTF8_REPLACE;
+    assert_int_equal(lore_tokenizer_new_synthetic(30522, 5, &p, &t), LORE_OK);
+    static const char *const EXTRA[] = {",",
+                                        ". ",
+                                        "\xc3\xa9",
+                                        "\xe4\xb8\xad",
+                                        "\x01",
+                                        "'",
+                                        "\xe2\x80\x94",
+                                        "\n",
+                                        "\xff",
+                                        "\xc3\x89t\xc3\xa9",
+                                        "(",
+                                        "\xf0\x9f\x98\x80"};
+    uint64_t rng = 99;
+    enum { TEXT_CAP = 4096, IDS_CAP = 2048 };
+    char *text = malloc(TEXT_CAP);
+    int32_t *ids = malloc(IDS_CAP * sizeof *ids), *ref = malloc(IDS_CAP * sizeof *ref);
+    int32_t *sub = malloc(IDS_CAP * sizeof *sub);
+    size_t *offs = malloc(IDS_CAP * sizeof *offs), *sub_offs = malloc(IDS_CAP * sizeof *offs);
+    assert_true(text && ids && ref && sub && offs && sub_offs);
+    for (int r = 0; r < 50; r++) {
+        size_t len = 0;
+        while (len < TEXT_CAP - 64) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            const unsigned x = (unsigned)(rng >> 33);
+            char w[16];
+            const size_t n = lore_tokenizer_synthetic_word(5, x % 40000, w);
+            if (x % 5 == 0)
+                w[0] = (char)(w[0] - 32);
+            memcpy(text + len, w, n);
+            len += n;
+            if ((x >> 8) % 3 == 0) {
+                const char *e = EXTRA[(x >> 12) % (sizeof EXTRA / sizeof EXTRA[0])];
+                memcpy(text + len, e, strlen(e));
+                len += strlen(e);
+            }
+            if ((x >> 16) % 4)
+                text[len++] = ' ';
+        }
+        size_t n, n_ref;
+        lore_encode_info info;
+        assert_int_equal(lore_tokenizer_encode(t, text, len, IDS_CAP, ref, &n_ref, NULL), LORE_OK);
+        assert_int_equal(lore_tokenizer_encode_offsets(t, text, len, IDS_CAP, ids, offs, &n, &info),
+                         LORE_OK);
+        assert_true(n_ref < IDS_CAP);
+        assert_ids("synthetic", ids, n, ref + 1, n_ref - 2);
+        assert_int_equal(info.n_tokens_full, n);
+        for (size_t i = 0; i < n;) {
+            size_t j = i + 1;
+            while (j < n && offs[j] == offs[i])
+                j++;
+            assert_true(j == n || offs[j] > offs[i]);
+            const size_t end = j < n ? offs[j] : len;
+            size_t n_sub;
+            assert_int_equal(lore_tokenizer_encode_offsets(t, text + offs[i], end - offs[i],
+                                                           IDS_CAP, sub, sub_offs, &n_sub, NULL),
+                             LORE_OK);
+            char what[64];
+            snprintf(what, sizeof what, "word at %zu", offs[i]);
+            assert_ids(what, sub, n_sub, ids + i, j - i);
+            for (size_t k = 0; k < n_sub; k++)
+                assert_int_equal(sub_offs[k], 0);
+            i = j;
+        }
+    }
+    free(text);
+    free(ids);
+    free(ref);
+    free(sub);
+    free(offs);
+    free(sub_offs);
+    lore_tokenizer_free(t);
+}
+
 /* ---- threads
  * ---------------------------------------------------------------------------------------- */
 
@@ -934,6 +1179,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vocab_files, make_dir, remove_dir),
         cmocka_unit_test(test_synthetic_vocab),
         cmocka_unit_test(test_synthetic_words),
+        cmocka_unit_test(test_encode_offsets),
+        cmocka_unit_test(test_encode_offsets_synthetic),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_golden),
     };

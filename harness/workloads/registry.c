@@ -16,6 +16,9 @@ extern const bench_workload bench_workload_noop;
 extern const bench_workload bench_workload_embed;
 extern const bench_workload bench_workload_nli;
 extern const bench_workload bench_workload_search;
+extern const bench_workload bench_workload_ingest;
+extern const bench_workload bench_workload_query;
+extern const bench_workload bench_workload_sql;
 
 /* clang-format off: one workload a line */
 const bench_workload *const bench_workloads[] = {
@@ -25,6 +28,9 @@ const bench_workload *const bench_workloads[] = {
     &bench_workload_embed,
     &bench_workload_nli,
     &bench_workload_search,
+    &bench_workload_ingest,
+    &bench_workload_query,
+    &bench_workload_sql,
     NULL,
 };
 /* clang-format on */

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corpus.h"
 #include "lore/lore.h"
 #include "measure/clock.h"
 #include "textgen.h"
@@ -400,13 +401,10 @@ static int load_queries(const bench_params *p, state *s, bench_err *e)
     return rc;
 }
 
-/* The ground-truth cache folder: $LORE_BENCH_CACHE_DIR/groundtruth, else the default. */
+/* The ground-truth cache folder: groundtruth under the benchmark cache folder (corpus.h). */
 static const char *gt_cache_dir(char *buf, size_t size)
 {
-    const char *env = getenv("LORE_BENCH_CACHE_DIR");
-    if (!env || !env[0])
-        return BENCH_VECDATA_GT_CACHE_DIR;
-    snprintf(buf, size, "%s/groundtruth", env);
+    snprintf(buf, size, "%s/groundtruth", bench_cache_dir());
     return buf;
 }
 

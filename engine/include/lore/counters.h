@@ -40,7 +40,19 @@
     X(LORE_COUNTER_INDEX_DISTANCES, "index_distances",                                             \
       "vector distance evaluations by indexes (search, and HNSW construction)")                    \
     X(LORE_COUNTER_INDEX_LISTS_PROBED, "index_lists_probed", "IVF lists scanned")                  \
-    X(LORE_COUNTER_INDEX_HOPS, "index_hops", "HNSW graph nodes expanded")
+    X(LORE_COUNTER_INDEX_HOPS, "index_hops", "HNSW graph nodes expanded")                         \
+    X(LORE_COUNTER_STORE_ROWS_WRITTEN, "store_rows_written",                                       \
+      "rows inserted or deleted by the store, every table")                                        \
+    X(LORE_COUNTER_STORE_ROWS_READ, "store_rows_read", "rows returned by the store's reads")       \
+    X(LORE_COUNTER_STORE_TRANSACTIONS, "store_transactions", "store transactions committed")       \
+    X(LORE_COUNTER_STORE_STATEMENTS, "store_statements",                                           \
+      "SQLite statements the store stepped to completion")                                         \
+    X(LORE_COUNTER_STORE_BYTES, "store_bytes", "text and BLOB payload bytes the store inserted")   \
+    X(LORE_COUNTER_INGEST_DOCS, "ingest_docs", "documents stored (added or replaced) by ingest")   \
+    X(LORE_COUNTER_INGEST_CHUNKS, "ingest_chunks", "chunks stored by ingest")                      \
+    X(LORE_COUNTER_INGEST_SKIPPED, "ingest_skipped",                                               \
+      "documents ingest skipped (binary, empty, unreadable, too large, bad UTF-8)")                \
+    X(LORE_COUNTER_QUERIES, "queries", "queries answered by pipelines")
 
 typedef enum lore_counter {
 #define LORE_COUNTER_ENUM_(id, name, desc) id,

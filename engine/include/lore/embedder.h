@@ -122,6 +122,14 @@ void lore_embedder_get_settings(const lore_embedder *e, lore_encoder_settings *o
 void lore_embedder_get_stats(const lore_embedder *e, lore_encoder_stats *out);
 void lore_embedder_reset_stats(lore_embedder *e);
 
+/*
+ * Sets fn to be called (with ctx) inside every lore_embedder_embed_batch call
+ * that encodes anything, once its cache lookups and tokenization are done and
+ * before its forward passes, so a caller can time the two apart. NULL removes
+ * it. fn runs on the calling thread and must not call into e.
+ */
+void lore_embedder_set_phase_hook(lore_embedder *e, void (*fn)(void *ctx), void *ctx);
+
 /* The embedder's tokenizer (owned by e). */
 const lore_tokenizer *lore_embedder_tokenizer(const lore_embedder *e);
 

@@ -15,6 +15,9 @@
 #include "lore/model.h"
 #include "lore/embedder.h"
 #include "lore/index.h"
+#include "lore/chunker.h"
+#include "lore/store.h"
+#include "lore/pipeline.h"
 
 /* The library's version string ("0.1.0"). */
 const char *lore_version(void);

@@ -131,4 +131,18 @@ lore_status lore_tokenizer_encode_pair(const lore_tokenizer *t, const char *a, s
                                        int32_t *ids, int32_t *type_ids, size_t *n_ids,
                                        lore_encode_info *info);
 
+/*
+ * Encodes text into word pieces without [CLS]/[SEP], and gives for each piece
+ * the byte offset in text where the word it came from begins (every piece of
+ * one word gets the same offset; a punctuation character is a word of its
+ * own), so a caller can cut text at token counts (the chunker does). At most
+ * max_ids pieces are written (max_ids >= 1); *n_ids receives the number
+ * written, and info->n_tokens_full (info may be NULL) the number the whole
+ * text has. ids and offsets hold max_ids each.
+ * Returns LORE_EINVAL as lore_tokenizer_encode.
+ */
+lore_status lore_tokenizer_encode_offsets(const lore_tokenizer *t, const char *text, size_t len,
+                                          size_t max_ids, int32_t *ids, size_t *offsets,
+                                          size_t *n_ids, lore_encode_info *info);
+
 #endif

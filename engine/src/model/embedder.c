@@ -80,6 +80,9 @@ typedef struct runner {
     item **todo;
     const lore__seq *batch;
     int pad_to;
+    /* Called when a call's tokenization ends and its forward passes begin. */
+    void (*phase_hook)(void *ctx);
+    void *phase_ctx;
 } runner;
 
 struct lore_embedder {
@@ -560,6 +563,8 @@ static lore_status runner_call(runner *r, const char *const *a, const size_t *a_
         r->stats.n_unk += (int64_t)info->n_unk;
         r->stats.n_invalid_utf8 += (int64_t)info->n_invalid_utf8;
     }
+    if (r->phase_hook)
+        r->phase_hook(r->phase_ctx);
     if (r->settings.sort_by_length)
         qsort(r->todo, n_todo, sizeof *r->todo, cmp_item_len);
     if ((s = run_batches(r, out)) != LORE_OK)
@@ -679,6 +684,12 @@ void lore_embedder_get_stats(const lore_embedder *e, lore_encoder_stats *out)
 void lore_embedder_reset_stats(lore_embedder *e)
 {
     runner_reset_stats(&e->r);
+}
+
+void lore_embedder_set_phase_hook(lore_embedder *e, void (*fn)(void *ctx), void *ctx)
+{
+    e->r.phase_hook = fn;
+    e->r.phase_ctx = ctx;
 }
 
 const lore_tokenizer *lore_embedder_tokenizer(const lore_embedder *e)

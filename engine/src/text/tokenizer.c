@@ -7,7 +7,9 @@
  * keeps only the current "piece" (a run of characters between whitespace,
  * punctuation and CJK ideographs, after lower-casing and accent stripping) in
  * fixed-size stack buffers; a piece longer than max_chars_per_word is consumed
- * without being stored and becomes one [UNK].
+ * without being stored and becomes one [UNK]. encode_offsets also notes the
+ * source offset of each piece's first char (the chunker cuts text there); it
+ * runs its own copy of the scanning loop, so plain encode pays nothing for it.
  *
  * Layout: tokens are NUL-terminated strings in one blob (span[id]: offset, length).
  * An open-addressing table (linear probing, load <= 1/2) maps a 64-bit hash of
@@ -423,13 +425,16 @@ typedef struct enc {
     const lore_tokenizer *t;
     const uint8_t *text;
     size_t len;
-    int32_t *out; /* the first cap ids are stored */
+    int32_t *out;    /* the first cap ids are stored */
+    size_t *offsets; /* NULL, or where the first cap ids' piece offsets are stored */
     size_t cap;
     size_t n;         /* ids produced so far, stored or not */
     size_t n_invalid; /* ill-formed UTF-8 sequences met */
     size_t max_chars;
     /* The current piece: its UTF-8 after two bytes of room for a "##" prefix. */
     size_t n_chars, n_bytes;
+    size_t piece_at;        /* source offset of the piece's first char (set as it gets one) */
+    size_t char_at;         /* source offset of the char being appended (not on the ASCII path) */
     bool overflow;          /* more than max_chars: consumed, becomes [UNK] */
     size_t run_start;       /* first char of the current run of non-starters (canonical order) */
     bool prev_cased;        /* the word's last non-case-ignorable char was cased (Final_Sigma) */
@@ -496,10 +501,16 @@ static void wordpiece(enc *e)
 
 static void piece_flush(enc *e)
 {
+    const size_t first = e->n;
     if (e->overflow)
         emit(e, e->t->special.unk);
     else if (e->n_chars)
         wordpiece(e);
+    /* Every stored id of the piece gets its offset; after the fact, so that a
+     * rewind to one [UNK] needs no care, and once a piece, not once an id. */
+    if (e->offsets)
+        for (size_t k = first; k < e->n && k < e->cap; k++)
+            e->offsets[k] = e->piece_at;
     e->n_chars = e->n_bytes = e->run_start = 0;
     e->overflow = false;
 }
@@ -538,6 +549,8 @@ static void piece_append(enc *e, int32_t c, int ccc)
         e->overflow = true;
         return;
     }
+    if (e->n_chars == 0)
+        e->piece_at = e->char_at;
     e->n_bytes += utf8_encode(c, e->buf + 2 + e->n_bytes);
     e->bnd[++e->n_chars] = (uint16_t)e->n_bytes;
     if (ccc == 0) {
@@ -638,9 +651,12 @@ static void word_char(enc *e, int32_t cp, size_t next)
 /*
  * Tokenizes text into e->out (WordPiece ids only, no [CLS]/[SEP]). Returns
  * false at the first ill-formed sequence under LORE_UTF8_STRICT, its offset in
- * *bad_at.
+ * *bad_at. With track (a constant: each caller gets its own copy), the source
+ * offset of each piece's first char is kept for e->offsets; the copy without
+ * it spends nothing on offsets in its per-byte ASCII loop.
  */
-static bool tokenize(enc *e, size_t *bad_at)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+ALWAYS_INLINE bool tokenize_body(enc *e, size_t *bad_at, const bool track)
 {
     const lore_tokenizer *t = e->t;
     const uint8_t *s = e->text;
@@ -665,8 +681,12 @@ static bool tokenize(enc *e, size_t *bad_at)
                     c += 'a' - 'A';
             }
             if (a & A_PUNCT) {
+                if (track)
+                    e->char_at = i - 1;
                 word_out(e, c, 0, true);
             } else if (!e->overflow && e->n_chars < e->max_chars) {
+                if (track && e->n_chars == 0)
+                    e->piece_at = i - 1;
                 e->buf[2 + e->n_bytes++] = (char)c; /* piece_append, inlined for ASCII */
                 e->bnd[++e->n_chars] = (uint16_t)e->n_bytes;
                 e->run_start = e->n_chars;
@@ -686,6 +706,8 @@ static bool tokenize(enc *e, size_t *bad_at)
             i += k; /* U+FFFD, which clean-up drops */
             continue;
         }
+        if (track)
+            e->char_at = i;
         i += k;
         const int cat = utf8proc_category(cp);
         if (cp == 0xfffd || cat_is_dropped(cat))
@@ -704,6 +726,16 @@ static bool tokenize(enc *e, size_t *bad_at)
     return true;
 }
 
+static bool tokenize(enc *e, size_t *bad_at)
+{
+    return tokenize_body(e, bad_at, false);
+}
+
+static bool tokenize_offsets(enc *e, size_t *bad_at)
+{
+    return tokenize_body(e, bad_at, true);
+}
+
 static void enc_init(enc *e, const lore_tokenizer *t, const char *text, size_t len, int32_t *out,
                      size_t cap)
 {
@@ -711,10 +743,12 @@ static void enc_init(enc *e, const lore_tokenizer *t, const char *text, size_t l
     e->text = (const uint8_t *)text;
     e->len = len;
     e->out = out;
+    e->offsets = NULL;
     e->cap = cap;
     e->n = e->n_invalid = 0;
     e->max_chars = (size_t)t->params.max_chars_per_word;
     e->n_chars = e->n_bytes = e->run_start = 0;
+    e->piece_at = e->char_at = 0;
     e->overflow = e->prev_cased = false;
     e->bnd[0] = 0;
 }
@@ -847,6 +881,50 @@ lore_status lore_tokenizer_encode_pair(const lore_tokenizer *t, const char *a, s
         info->n_tokens_full = n_a + n_b + 3;
         info->n_unk = n_unk;
         info->truncated = keep_a + keep_b < n_a + n_b;
+    }
+    return LORE_OK;
+}
+
+lore_status lore_tokenizer_encode_offsets(const lore_tokenizer *t, const char *text, size_t len,
+                                          size_t max_ids, int32_t *ids, size_t *offsets,
+                                          size_t *n_ids, lore_encode_info *info)
+{
+    if (n_ids)
+        *n_ids = 0;
+    if (info)
+        *info = (lore_encode_info){0};
+    if (!t || !ids || !offsets || !n_ids || (!text && len))
+        return lore__fail(LORE_EINVAL, "lore_tokenizer_encode_offsets: %s is NULL",
+                          !t         ? "tokenizer"
+                          : !ids     ? "ids"
+                          : !offsets ? "offsets"
+                          : !n_ids   ? "n_ids"
+                                     : "text");
+    if (ids == (int32_t *)(void *)offsets)
+        return lore__fail(LORE_EINVAL, "lore_tokenizer_encode_offsets: ids and offsets are the "
+                                       "same array");
+    if (max_ids < 1)
+        return lore__fail(LORE_EINVAL,
+                          "lore_tokenizer_encode_offsets: max_ids must be >= 1 (got %zu)", max_ids);
+    enc e;
+    size_t bad_at = 0;
+    enc_init(&e, t, text, len, ids, max_ids);
+    e.offsets = offsets;
+    const bool ok = tokenize_offsets(&e, &bad_at);
+    lore__counter_add(LORE_COUNTER_TOKENIZER_INVALID_UTF8, (int64_t)e.n_invalid);
+    if (info)
+        info->n_invalid_utf8 = e.n_invalid;
+    if (!ok)
+        return lore__fail(LORE_EINVAL, "invalid UTF-8 at byte offset %zu (byte 0x%02x)", bad_at,
+                          (unsigned)(uint8_t)text[bad_at]);
+    const size_t kept = e.n < max_ids ? e.n : max_ids;
+    *n_ids = kept;
+    const size_t n_unk = count_id(ids, kept, t->special.unk);
+    lore__counter_add(LORE_COUNTER_TOKENIZER_UNK, (int64_t)n_unk);
+    if (info) {
+        info->n_tokens_full = e.n;
+        info->n_unk = n_unk;
+        info->truncated = e.n > kept;
     }
     return LORE_OK;
 }
