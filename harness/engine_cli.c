@@ -433,6 +433,10 @@ static void print_ingest_summary(const engine_opts *o, lore_pipeline *p,
     const lore_index *ix = lore_pipeline_index(p);
     size_t n_indexed = ix ? lore_index_size(ix) : 0;
     printf("index     %s, %zu vectors; %s\n", lore_index_kind_name(o->kind), n_indexed, model);
+    if (!r->index_saved)
+        printf("warning   the index snapshot was not saved (%s); the next open rebuilds it from "
+               "the stored vectors\n",
+               r->index_save_error);
     if (ix && o->kind == LORE_INDEX_IVF && n_indexed == 0 && r->n_chunks + r->n_unchanged > 0)
         printf("note      the ivf index trains once the store holds %d vectors (one per list); "
                "until then query with --index flat or hnsw\n",

@@ -1416,10 +1416,12 @@ static void wl_check_query_point(const cJSON *pt, bool verify)
                                               "open",  "close",  NULL};
     wl_check_fractions(pt, cold ? cold_stages : warm_stages);
     assert_true(metric(pt, "search_ms")->valuedouble > 0);
+    /* Verification judges every hit returned (order kept); none judges nothing. */
     if (verify)
         assert_true(metric(pt, "verify_ms")->valuedouble > 0);
     else
         assert_true(metric(pt, "verify_ms")->valuedouble == 0);
+    assert_true(metric(pt, "verified_per_query")->valuedouble == (verify ? 3 : 0));
     double hit = metric(pt, "cache_hit_rate")->valuedouble;
     if (cold) {
         /* A fresh pipeline per query: nothing cached, the index snapshot loaded, not rebuilt. */

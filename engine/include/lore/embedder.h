@@ -145,6 +145,15 @@ const lore_tokenizer *lore_embedder_tokenizer(const lore_embedder *e);
 lore_status lore_embedder_embed_batch(lore_embedder *e, const char *const *texts,
                                       const size_t *lens, size_t n, float *out);
 
+/*
+ * As lore_embedder_embed_batch, but the cache is neither read nor filled
+ * (repeats within the call are still encoded once when e has a cache): for
+ * bulk work such as ingesting a corpus, which would otherwise push out the
+ * cached queries.
+ */
+lore_status lore_embedder_embed_batch_uncached(lore_embedder *e, const char *const *texts,
+                                               const size_t *lens, size_t n, float *out);
+
 /* Defaults for an NLI model: tier "nli-minilm-l6", batch 8, 1 thread, f32. */
 lore_encoder_params lore_nli_default_params(void);
 

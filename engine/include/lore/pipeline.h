@@ -109,6 +109,9 @@ typedef struct lore_ingest_report {
     int64_t n_invalid_utf8;   /* sequences replaced */
     int64_t n_transactions;   /* commits */
     bool cancelled;           /* the progress callback asked to stop */
+    bool index_saved;         /* the index snapshot was saved into the store */
+    char index_save_error[256]; /* why not, when it was not ("" otherwise); the
+                                   next open then rebuilds the index from the store */
     int64_t stage_ns[LORE_INGEST_N_STAGES];
     int64_t stage_items[LORE_INGEST_N_STAGES];
     int64_t wall_ns;          /* the whole call */
@@ -146,7 +149,8 @@ typedef struct lore_query_params {
     int k;                    /* hits wanted, >= 1 (default 5) */
     lore_search_params search; /* probes / ef_search */
     lore_rerank rerank;
-    int rerank_depth;         /* candidates fetched and judged by NLI (>= k; default 2*k) */
+    int rerank_depth;         /* LORE_RERANK_NLI: candidates fetched and judged, the k most
+                                 entailed kept (>= k; 0: 2*k). VERIFY judges the k hits. */
 } lore_query_params;
 
 typedef enum lore_query_stage {
@@ -204,7 +208,9 @@ void lore_pipeline_close(lore_pipeline *p);
 /*
  * Ingests files and folders (folders recursively, entries in byte order of
  * their names, hidden entries and non-regular files skipped). report (may be
- * NULL; reset first) receives the counts, stage breakdown and skips.
+ * NULL) receives the counts, stage breakdown and skips: zero-initialise it
+ * before its first use; each call resets its counts and reuses its storage,
+ * lore_ingest_report_free releases it.
  * Skipped documents do not fail the call; a store, embed or index failure
  * does (what was committed before it stays, and the index is saved).
  */

@@ -498,8 +498,11 @@ static lore_status check_inputs(const char *const *texts, const size_t *lens, si
 
 /* The shared body of embed_batch and classify_batch. */
 static lore_status runner_call(runner *r, const char *const *a, const size_t *a_lens,
-                               const char *const *b, const size_t *b_lens, size_t n, float *out)
+                               const char *const *b, const size_t *b_lens, size_t n, float *out,
+                               bool use_cache)
 {
+    lore__cache *const cache = use_cache ? r->cache : NULL;
+    const bool fold = r->cache != NULL; /* keys exist only with a cache */
     if (n > 0 && !out)
         return lore__fail(LORE_EINVAL, "output array is NULL");
     lore_status s = check_inputs(a, a_lens, n, r->kind == LORE_MODEL_NLI ? "premises" : "texts");
@@ -523,16 +526,16 @@ static lore_status runner_call(runner *r, const char *const *a, const size_t *a_
                      .dup_of = SIZE_MAX,
                      .ids = r->ids + i * mt,
                      .types = r->types ? r->types + i * mt : NULL};
-        if (r->cache) {
+        if (fold) {
             size_t len = a_lens ? a_lens[i] : (a[i] ? strlen(a[i]) : 0);
             it->key = lore__cache_key(r->model_key, a[i], len);
-            if (lore__cache_get(r->cache, it->key, out + i * dim))
+            if (cache && lore__cache_get(cache, it->key, out + i * dim))
                 continue;
         }
         r->order[n_todo++] = it;
     }
-    /* A text asked twice in one call is encoded once. */
-    if (r->cache && n_todo > 1) {
+    /* A text asked twice in one call is encoded once (also by uncached calls). */
+    if (fold && n_todo > 1) {
         qsort(r->order, n_todo, sizeof *r->order, cmp_item_key);
         size_t kept = 0;
         for (size_t j = 0; j < n_todo; j++) {
@@ -575,9 +578,9 @@ static lore_status runner_call(runner *r, const char *const *a, const size_t *a_
         if (it->dup_of != SIZE_MAX)
             memcpy(out + i * dim, out + it->dup_of * dim, dim * sizeof(float));
     }
-    if (r->cache)
+    if (cache)
         for (size_t j = 0; j < n_todo; j++)
-            lore__cache_put(r->cache, r->todo[j]->key, out + r->todo[j]->index * dim);
+            lore__cache_put(cache, r->todo[j]->key, out + r->todo[j]->index * dim);
     r->stats.n_texts += (int64_t)n;
     r->stats.n_encoded += (int64_t)n_todo;
     lore__counter_add(LORE_COUNTER_EMBED_TEXTS, (int64_t)n);
@@ -702,7 +705,15 @@ lore_status lore_embedder_embed_batch(lore_embedder *e, const char *const *texts
 {
     if (!e)
         return lore__fail(LORE_EINVAL, "lore_embedder_embed_batch: embedder is NULL");
-    return runner_call(&e->r, texts, lens, NULL, NULL, n, out);
+    return runner_call(&e->r, texts, lens, NULL, NULL, n, out, true);
+}
+
+lore_status lore_embedder_embed_batch_uncached(lore_embedder *e, const char *const *texts,
+                                               const size_t *lens, size_t n, float *out)
+{
+    if (!e)
+        return lore__fail(LORE_EINVAL, "lore_embedder_embed_batch_uncached: embedder is NULL");
+    return runner_call(&e->r, texts, lens, NULL, NULL, n, out, false);
 }
 
 /* ---- NLI ----------------------------------------------------------------- */
@@ -753,5 +764,5 @@ lore_status lore_nli_classify_batch(lore_nli *m, const char *const *premises,
 {
     if (!m)
         return lore__fail(LORE_EINVAL, "lore_nli_classify_batch: model is NULL");
-    return runner_call(&m->r, premises, premise_lens, hypotheses, hypothesis_lens, n, probs);
+    return runner_call(&m->r, premises, premise_lens, hypotheses, hypothesis_lens, n, probs, false);
 }

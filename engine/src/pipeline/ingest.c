@@ -531,7 +531,7 @@ static lore_status embed_rows(run *r, size_t c0, size_t m)
     r->phase_seen = false;
     int64_t t0 = lore__pipe_now_ns();
     lore_status s =
-        lore_embedder_embed_batch(e, r->texts + c0, r->lens + c0, m, r->vecs + c0 * (size_t)r->dim);
+        lore_embedder_embed_batch_uncached(e, r->texts + c0, r->lens + c0, m, r->vecs + c0 * (size_t)r->dim);
     int64_t t1 = lore__pipe_now_ns();
     if (r->phase_seen) {
         rep->stage_ns[LORE_INGEST_TOKENIZE] += r->t_phase - t0;
@@ -777,8 +777,15 @@ static lore_status run_end(run *r, lore_status s, int64_t t_start)
         s2 = lore__pipeline_rebuild(p, &n_added);
         rep->stage_items[LORE_INGEST_INDEX] += n_added;
     }
-    if (s2 == LORE_OK)
-        s2 = lore__pipeline_save(p);
+    if (s2 == LORE_OK) {
+        /* Every document is committed by now: a snapshot that cannot be saved
+         * (disk full, over SQLite's BLOB limit) costs the next open a rebuild
+         * from the store, nothing more, so it is reported, not failed. */
+        rep->index_saved = lore__pipeline_save(p) == LORE_OK;
+        if (!rep->index_saved)
+            snprintf(rep->index_save_error, sizeof rep->index_save_error, "%s",
+                     lore_last_error());
+    }
     rep->stage_ns[LORE_INGEST_INDEX] += lore__pipe_now_ns() - t0;
     if (s == LORE_OK)
         s = s2;

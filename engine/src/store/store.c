@@ -330,7 +330,7 @@ static lore_status read_ident(lore_store *st, store_ident *id)
             ret = lore__fail(LORE_ECORRUPT, "store %s is corrupt (%s)", st->path,
                              sqlite3_errmsg(st->db));
         else
-            ret = lore__store_fail(st, rc, "cannot read the header of store", st->path);
+            ret = lore__store_fail(st, rc, "cannot read the store's header", NULL);
     }
     sqlite3_finalize(s);
     return ret;

@@ -5,9 +5,10 @@
  * Invariants:
  *   - Every fixed statement is prepared once, when the store opens (which
  *     also proves the schema has every table and column), and lives until
- *     close; the IN (...) read statements are prepared on first use, one per
- *     bucket size. A statement is always reset before the call that stepped
- *     it returns, so no read transaction outlives a call.
+ *     close; the multi-row INSERT and IN (...) read statements are prepared
+ *     on first use, one per bucket size. A statement is always reset before
+ *     the call that stepped it returns, so no read transaction outlives a
+ *     call.
  *   - explicit_txn is true exactly while a transaction the caller opened with
  *     lore_store_begin is open. A write call that fails rolls back whatever
  *     transaction is open, so after a failure the handle is outside any.
