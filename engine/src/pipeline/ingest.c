@@ -51,6 +51,7 @@
  * each call keeps its skip storage and resets the rest.
  */
 #include "core/lore_int.h"
+#include "text/utf8.h"
 #include "pipeline/pipeline_int.h"
 
 #include <dirent.h>
@@ -132,47 +133,12 @@ typedef struct path_list {
 
 /* ---- UTF-8 ------------------------------------------------------------------------ */
 
-/*
- * Length of the sequence at s (n > 0 bytes left); false when it is ill-formed,
- * the length then being its maximal subpart (Unicode's recommended practice,
- * which the tokenizer follows too), so each one becomes one U+FFFD.
- */
+/* Whether s starts with a well-formed sequence; *len: its length, or the bad one's. */
 static bool utf8_seq(const uint8_t *s, size_t n, size_t *len)
 {
-    const uint8_t b0 = s[0];
-    if (b0 < 0x80) {
-        *len = 1;
-        return true;
-    }
-    size_t need;
-    uint8_t lo = 0x80, hi = 0xbf;
-    if (b0 >= 0xc2 && b0 <= 0xdf) {
-        need = 1;
-    } else if (b0 >= 0xe0 && b0 <= 0xef) {
-        need = 2;
-        if (b0 == 0xe0)
-            lo = 0xa0; /* overlong */
-        else if (b0 == 0xed)
-            hi = 0x9f; /* surrogates */
-    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-        need = 3;
-        if (b0 == 0xf0)
-            lo = 0x90; /* overlong */
-        else if (b0 == 0xf4)
-            hi = 0x8f; /* above U+10FFFF */
-    } else {
-        *len = 1;
-        return false;
-    }
-    size_t k = 1;
-    for (; k <= need && k < n; k++) {
-        if (s[k] < lo || s[k] > hi)
-            break;
-        lo = 0x80;
-        hi = 0xbf;
-    }
-    *len = k;
-    return k == need + 1;
+    int32_t cp;
+    *len = lore__utf8_decode(s, n, 0, &cp);
+    return cp >= 0;
 }
 
 /* Counts the ill-formed sequences of s; *first gets the offset of the first one. */

@@ -34,6 +34,7 @@
  * spaces or punctuation stays one chunk.
  */
 #include "core/lore_int.h"
+#include "text/utf8.h"
 #include "text/tokenizer_int.h"
 
 #include <stdbool.h>
@@ -54,57 +55,13 @@ enum { CUT_HARD, CUT_SPACE, CUT_SENTENCE, CUT_PARAGRAPH, N_CUTS };
 
 /*
  * Length of the character at s[i] (i < n): a well-formed sequence (1..4
- * bytes, code point in *cp), or 1 for a byte of an ill-formed one (*cp = -1).
- * Ill-formed means what the tokenizer rejects: overlongs, surrogates, values
- * above U+10FFFF, stray continuation bytes, truncated sequences.
+ * bytes, code point in *cp), or 1 for a byte of an ill-formed one (*cp = -1):
+ * the chunker counts each byte of a bad sequence as a character of its own.
  */
 static inline size_t u8_next(const uint8_t *s, size_t n, size_t i, int32_t *cp)
 {
-    const uint8_t b0 = s[i];
-    if (b0 < 0x80) {
-        *cp = b0;
-        return 1;
-    }
-    size_t need;
-    int32_t c;
-    uint8_t lo = 0x80, hi = 0xbf;
-    if (b0 >= 0xc2 && b0 <= 0xdf) {
-        need = 1;
-        c = b0 & 0x1f;
-    } else if (b0 >= 0xe0 && b0 <= 0xef) {
-        need = 2;
-        c = b0 & 0x0f;
-        if (b0 == 0xe0)
-            lo = 0xa0;
-        else if (b0 == 0xed)
-            hi = 0x9f;
-    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-        need = 3;
-        c = b0 & 0x07;
-        if (b0 == 0xf0)
-            lo = 0x90;
-        else if (b0 == 0xf4)
-            hi = 0x8f;
-    } else {
-        *cp = -1;
-        return 1;
-    }
-    if (i + need >= n) {
-        *cp = -1;
-        return 1;
-    }
-    for (size_t k = 1; k <= need; k++) {
-        const uint8_t b = s[i + k];
-        if (b < lo || b > hi) {
-            *cp = -1;
-            return 1;
-        }
-        lo = 0x80;
-        hi = 0xbf;
-        c = (c << 6) | (b & 0x3f);
-    }
-    *cp = c;
-    return need + 1;
+    const size_t k = lore__utf8_decode(s, n, i, cp);
+    return *cp < 0 ? 1 : k;
 }
 
 /*

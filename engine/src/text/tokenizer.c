@@ -27,6 +27,7 @@
  */
 #include "core/lore_int.h"
 #include "text/tokenizer_int.h"
+#include "text/utf8.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -219,67 +220,12 @@ static lore_status tok_finish(lore_tokenizer *t, const char *source)
 
 /* ---- UTF-8 ---- */
 
-/*
- * Decodes the code point at s[i] (i < n) and returns the bytes it spans. *cp
- * gets the code point, or -1 for an ill-formed sequence whose length is that
- * of its maximal subpart (Unicode's recommended practice, which Python's
- * errors="replace" follows): overlongs, surrogates, values above U+10FFFF,
- * stray continuation bytes and truncated sequences are all rejected.
- */
-static inline size_t utf8_decode(const uint8_t *s, size_t n, size_t i, int32_t *cp)
-{
-    const uint8_t b0 = s[i];
-    if (b0 < 0x80) {
-        *cp = b0;
-        return 1;
-    }
-    size_t need;
-    int32_t c;
-    uint8_t lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-    if (b0 >= 0xc2 && b0 <= 0xdf) {
-        need = 1;
-        c = b0 & 0x1f;
-    } else if (b0 >= 0xe0 && b0 <= 0xef) {
-        need = 2;
-        c = b0 & 0x0f;
-        if (b0 == 0xe0)
-            lo = 0xa0; /* overlong */
-        else if (b0 == 0xed)
-            hi = 0x9f; /* surrogates */
-    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-        need = 3;
-        c = b0 & 0x07;
-        if (b0 == 0xf0)
-            lo = 0x90; /* overlong */
-        else if (b0 == 0xf4)
-            hi = 0x8f; /* above U+10FFFF */
-    } else {
-        *cp = -1; /* continuation byte, C0/C1 (overlong), F5..FF */
-        return 1;
-    }
-    size_t k = 1;
-    for (; k <= need && i + k < n; k++) {
-        const uint8_t b = s[i + k];
-        if (b < lo || b > hi)
-            break;
-        lo = 0x80;
-        hi = 0xbf;
-        c = (c << 6) | (b & 0x3f);
-    }
-    if (k <= need) {
-        *cp = -1;
-        return k;
-    }
-    *cp = c;
-    return need + 1;
-}
-
 /* Validates a vocabulary token: well-formed UTF-8 without NUL. Returns the bad offset or n. */
 static size_t utf8_check(const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         int32_t cp;
-        size_t k = utf8_decode((const uint8_t *)s, n, i, &cp);
+        size_t k = lore__utf8_decode((const uint8_t *)s, n, i, &cp);
         if (cp <= 0)
             return i;
         i += k;
@@ -287,29 +233,6 @@ static size_t utf8_check(const char *s, size_t n)
     return n;
 }
 
-static inline size_t utf8_encode(int32_t c, char *o)
-{
-    if (c < 0x80) {
-        o[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        o[0] = (char)(0xc0 | (c >> 6));
-        o[1] = (char)(0x80 | (c & 0x3f));
-        return 2;
-    }
-    if (c < 0x10000) {
-        o[0] = (char)(0xe0 | (c >> 12));
-        o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (c & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (c >> 18));
-    o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (c & 0x3f));
-    return 4;
-}
 
 /* ---- character classes ---- */
 
@@ -536,7 +459,7 @@ static void piece_swap(enc *e, size_t k)
 static int32_t piece_char(const enc *e, size_t k)
 {
     int32_t cp;
-    utf8_decode((const uint8_t *)e->buf + 2, e->n_bytes, e->bnd[k], &cp);
+    lore__utf8_decode((const uint8_t *)e->buf + 2, e->n_bytes, e->bnd[k], &cp);
     return cp;
 }
 
@@ -551,7 +474,7 @@ static void piece_append(enc *e, int32_t c, int ccc)
     }
     if (e->n_chars == 0)
         e->piece_at = e->char_at;
-    e->n_bytes += utf8_encode(c, e->buf + 2 + e->n_bytes);
+    e->n_bytes += lore__utf8_encode(c, e->buf + 2 + e->n_bytes);
     e->bnd[++e->n_chars] = (uint16_t)e->n_bytes;
     if (ccc == 0) {
         e->run_start = e->n_chars;
@@ -583,7 +506,7 @@ static bool next_is_cased(const enc *e, size_t pos)
     const lore_tokenizer *t = e->t;
     while (pos < e->len) {
         int32_t c;
-        pos += utf8_decode(e->text, e->len, pos, &c);
+        pos += lore__utf8_decode(e->text, e->len, pos, &c);
         if (c < 0 || c == 0 || c == 0xfffd)
             continue; /* dropped by clean-up */
         if (c < 0x80) {
@@ -696,7 +619,7 @@ ALWAYS_INLINE bool tokenize_body(enc *e, size_t *bad_at, const bool track)
             continue;
         }
         int32_t cp;
-        const size_t k = utf8_decode(s, len, i, &cp);
+        const size_t k = lore__utf8_decode(s, len, i, &cp);
         if (cp < 0) {
             e->n_invalid++;
             if (t->params.utf8 == LORE_UTF8_STRICT) {
