@@ -1202,6 +1202,33 @@ static void test_strict_utf8_skips(void **state)
     free_folder(&f);
 }
 
+static void test_skips_own_database(void **state)
+{
+    fixture *fx = *state;
+    /* The store lives inside the folder being ingested: its files are not documents. */
+    char dir[600], db[700], doc[700];
+    path_join(dir, sizeof dir, fx->dir, "notes");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    path_join(db, sizeof db, dir, "notes.db");
+    path_join(doc, sizeof doc, dir, "a.txt");
+    char *text = make_text(5, 40);
+    write_bytes(doc, text, strlen(text));
+    lore_pipeline_params pp = base_params(LORE_INDEX_FLAT);
+    lore_pipeline *p = open_ok(db, &pp, NULL);
+    lore_ingest_report rep = {0};
+    const char *paths[2] = {dir, db};
+    assert_int_equal(lore_pipeline_ingest_paths(p, paths, 2, NULL, NULL, &rep), LORE_OK);
+    assert_int_equal(rep.n_added, 1);
+    assert_true(rep.n_skipped >= 2); /* notes.db twice, and its -wal/-shm when present */
+    for (int64_t i = 0; i < rep.n_skipped; i++) {
+        expect_contains(rep.skips[i].path, "notes.db");
+        assert_string_equal(rep.skips[i].reason, "the store's own database file");
+    }
+    lore_pipeline_close(p);
+    lore_ingest_report_free(&rep);
+    free(text);
+}
+
 static void test_token_chunks(void **state)
 {
     fixture *fx = *state;
@@ -1481,6 +1508,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_keeps_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strict_utf8_skips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_skips_own_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),

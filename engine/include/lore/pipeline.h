@@ -20,7 +20,8 @@
  *
  * Documents: a file is read whole (up to max_file_bytes). One whose first 8 KiB
  * hold a NUL byte is binary and skipped; empty files and files that cannot be
- * read are skipped too; each skip is counted and reported with its reason.
+ * read are skipped too, and so are the store's own files (a store kept inside
+ * the folder it indexes); each skip is counted and reported with its reason.
  * Invalid UTF-8 either skips the document (LORE_UTF8_STRICT) or is stored with
  * each bad sequence replaced by U+FFFD (LORE_UTF8_REPLACE, the default); chunk
  * offsets always refer to the bytes of the source file. A document whose

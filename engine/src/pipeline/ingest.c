@@ -124,7 +124,41 @@ typedef struct run {
     /* Embed phase timing. */
     int64_t t_phase;
     bool phase_seen;
+
+    /* The store's own files (database, -wal, -shm, -journal) that exist. */
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } own[4];
+    int n_own;
 } run;
+
+/* Notes which of the store's files exist, so a walk over their folder passes them over. */
+static void find_own_files(run *r)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    const char *db = r->p->db_path;
+    if (!db || strcmp(db, ":memory:") == 0 || strlen(db) > 4000)
+        return;
+    for (int i = 0; i < 4; i++) {
+        char path[4100];
+        struct stat st;
+        snprintf(path, sizeof path, "%s%s", db, suffix[i]);
+        if (stat(path, &st) == 0) {
+            r->own[r->n_own].dev = st.st_dev;
+            r->own[r->n_own].ino = st.st_ino;
+            r->n_own++;
+        }
+    }
+}
+
+static bool is_own_file(const run *r, const struct stat *st)
+{
+    for (int i = 0; i < r->n_own; i++)
+        if (r->own[i].dev == st->st_dev && r->own[i].ino == st->st_ino)
+            return true;
+    return false;
+}
 
 typedef struct path_list {
     char **v;
@@ -496,8 +530,8 @@ static lore_status embed_rows(run *r, size_t c0, size_t m)
     lore_embedder_get_stats(e, &before);
     r->phase_seen = false;
     int64_t t0 = lore__pipe_now_ns();
-    lore_status s =
-        lore_embedder_embed_batch_uncached(e, r->texts + c0, r->lens + c0, m, r->vecs + c0 * (size_t)r->dim);
+    lore_status s = lore_embedder_embed_batch_uncached(e, r->texts + c0, r->lens + c0, m,
+                                                       r->vecs + c0 * (size_t)r->dim);
     int64_t t1 = lore__pipe_now_ns();
     if (r->phase_seen) {
         rep->stage_ns[LORE_INGEST_TOKENIZE] += r->t_phase - t0;
@@ -709,6 +743,7 @@ static lore_status run_begin(run *r, lore_pipeline *p, lore_ingest_report *rep,
     report_reset(rep);
     if (p->p.store.read_only)
         return lore__fail(LORE_ESTATE, "ingest: the pipeline's store was opened read-only");
+    find_own_files(r);
     lore_embedder_set_phase_hook(p->embedder, phase_hook, r);
     return LORE_OK;
 }
@@ -749,8 +784,7 @@ static lore_status run_end(run *r, lore_status s, int64_t t_start)
          * from the store, nothing more, so it is reported, not failed. */
         rep->index_saved = lore__pipeline_save(p) == LORE_OK;
         if (!rep->index_saved)
-            snprintf(rep->index_save_error, sizeof rep->index_save_error, "%s",
-                     lore_last_error());
+            snprintf(rep->index_save_error, sizeof rep->index_save_error, "%s", lore_last_error());
     }
     rep->stage_ns[LORE_INGEST_INDEX] += lore__pipe_now_ns() - t0;
     if (s == LORE_OK)
@@ -878,6 +912,11 @@ static lore_status walk_entry(run *r, path_list *out, char *path)
         return LORE_OK;
     }
     r->n_total++;
+    if (is_own_file(r, &st)) {
+        lore_status s = skip(r, path, "the store's own database file");
+        free(path);
+        return s;
+    }
     return list_add(out, path);
 }
 
@@ -934,6 +973,8 @@ static lore_status walk_top(run *r, path_list *out, const char *path)
     r->n_total++;
     if (!S_ISREG(st.st_mode))
         return skip(r, path, "not a regular file");
+    if (is_own_file(r, &st))
+        return skip(r, path, "the store's own database file");
     char *copy = strdup(path);
     if (!copy)
         return lore__fail(LORE_ENOMEM, "ingest: out of memory for a path");

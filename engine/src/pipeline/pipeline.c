@@ -396,6 +396,10 @@ lore_status lore_pipeline_open(const char *path, const lore_pipeline_params *par
     p->p.shared_embedder = NULL;
     p->p.shared_nli = NULL;
 
+    if (!(p->db_path = strdup(path))) {
+        s = lore__fail(LORE_ENOMEM, "lore_pipeline_open: out of memory");
+        goto fail;
+    }
     if ((s = lore_store_open(path, &prm.store, &p->store)) != LORE_OK)
         goto fail;
     if (prm.shared_embedder) {
@@ -475,6 +479,7 @@ void lore_pipeline_close(lore_pipeline *p)
     if (p->own_embedder)
         lore_embedder_free(p->embedder);
     lore_store_close(p->store);
+    free(p->db_path);
     free(p);
 }
 

@@ -28,6 +28,7 @@
 struct lore_pipeline {
     lore_pipeline_params p; /* as given, defaults filled in; model strings not kept */
     lore_store *store;
+    char *db_path; /* as opened, so ingest can pass over the store's own files */
     lore_embedder *embedder;
     bool own_embedder;
     lore_nli *nli;
