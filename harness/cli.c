@@ -15,9 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ab.h"
+#include "compare.h"
 #include "engine_cli.h"
+#include "gates.h"
+#include "history.h"
 #include "host.h"
+#include "instructions.h"
 #include "measure/clock.h"
+#include "noise.h"
+#include "report.h"
 #include "results.h"
 #include "runner.h"
 #include "scenario.h"
@@ -40,7 +47,22 @@ static const char usage_text[] =
     "      --blas-core auto|NAME     re-run with OpenBLAS's kernel family set\n"
     "                                (OPENBLAS_CORETYPE) after a numeric self-check\n"
     "      --dry-run                 list the points and exit\n"
+    "      --instructions            count instructions instead: re-run under valgrind\n"
+    "                                callgrind, 1 warm-up + a few measured operations\n"
+    "                                per point; adds instructions.per_op to each point\n"
+    "      --instructions-ops N      measured operations per point (default 5)\n"
     "      -q, --quiet               no progress lines\n"
+    "      --history FILE            append the run to FILE (default $LORE_BENCH_HISTORY,\n"
+    "                                else results/history.sqlite); --no-history: don't\n"
+    "      --baseline FILE|DIR|auto  judge the scenario's relative gates against a\n"
+    "                                baseline (auto: baselines/<machine class>/)\n"
+    "      --strict                  conditional and inconclusive gates fail too\n"
+    "      --junit FILE              write the gate outcomes as JUnit XML\n"
+    "  gate RESULT [--baseline B] [--strict] [--junit FILE]\n"
+    "                                judge a saved result's gates again\n"
+    "  calibrate-noise SCENARIO [--runs N] [-o FILE] [--set K=V] [--filter K=V]\n"
+    "                                A/A runs (default 5): the noise floor per point\n"
+    "                                and wall metric, into baselines/<class>/\n"
     "  ingest DB PATH... [options]   put files and folders into the store DB (made\n"
     "                                when missing): chunk, embed, store, index\n"
     "      --tier T                  embedding tier (default minilm-l6; synthetic\n"
@@ -66,6 +88,45 @@ static const char usage_text[] =
     "                                --tier and --model-dir ingest used (its vectors\n"
     "                                are stored per tier); another --index is built\n"
     "                                from the stored vectors once, then kept\n"
+    "  baseline save RESULT          bless RESULT as baselines/<class>/<scenario>.json\n"
+    "      --name NAME               file name instead of the scenario's name\n"
+    "      --dir DIR                 instead of baselines/\n"
+    "      --force                   bless an interrupted result or one with failed points\n"
+    "  compare CURRENT BASELINE      candidate result vs a baseline file, or a folder\n"
+    "                                holding <scenario>.json or <class>/<scenario>.json;\n"
+    "                                prints the verdict table, exit 1 when a number is worse\n"
+    "      --min-effect X            smallest wall change that counts (default 0.05)\n"
+    "      --alpha A                 false discovery rate over the wall tests (default 0.05)\n"
+    "      --noise FILE              noise floors from calibrate-noise\n"
+    "      --ignore PARAM            leave PARAM out of point matching; repeatable\n"
+    "      --md/--junit/--bmf/--json FILE  full Markdown, JUnit XML, Bencher Metric\n"
+    "                                Format, JSON\n"
+    "      --strict                  inconclusive or missing numbers fail too\n"
+    "  ab OLD_BIN NEW_BIN SCENARIO   two lore-bench builds interleaved (ABBA), one point\n"
+    "                                at a time; paired ratios of median latency\n"
+    "      --rounds N                rounds per point (default 10)\n"
+    "      --set, --filter, -o DIR   as for run (default results/ab-<time>)\n"
+    "      --min-effect X            smallest change that counts (default 0.02)\n"
+    "      --confidence C            of the interval (default 0.95)\n"
+    "      --fail-on-slowdown X      exit 1 when a point's whole interval is above 1+X\n"
+    "  history SCENARIO [options]    one metric of each point across the recorded runs,\n"
+    "                                with its change points (steps that are real)\n"
+    "      --metric M                throughput (default), ops_per_s, latency_p50,\n"
+    "                                latency_p99, rss_peak, counter:NAME, a workload's\n"
+    "      --point KEY=VALUE         matching points only, as run --filter; repeatable\n"
+    "      --last N                  the last N runs of each point\n"
+    "      --plot FILE.svg           draw it with gnuplot (FILE.gp and FILE.dat kept)\n"
+    "      --json                    one JSON document instead of tables\n"
+    "      --history FILE            the history to read (default as for run)\n"
+    "      --min-effect X --min-segment N --alpha A  smallest step kept (0.05), fewest\n"
+    "                                runs a side (3), test level (0.01)\n"
+    "  report RESULT [options]       report.md + self-contained report.html with plots\n"
+    "                                (gnuplot; plots/NAME.dat + .gp kept to re-render)\n"
+    "      --baseline FILE|DIR       verdicts against a baseline (a folder: as compare)\n"
+    "      --peer RESULT             a peer's result of the same scenario; repeatable\n"
+    "      --noise FILE              noise floors from calibrate-noise\n"
+    "      -o, --output DIR          where to write (default: the result's folder);\n"
+    "                                gnuplot: $LORE_BENCH_GNUPLOT (none: tables only)\n"
     "  list                          workloads and their parameters\n"
     "  version                       versions of lore-bench and its BLAS\n"
     "  help                          this text\n"
@@ -92,6 +153,11 @@ typedef struct run_opts {
     const char *blas_core;
     bool dry_run;
     bool quiet;
+    bool instructions;
+    int64_t instr_ops;
+    const char *history; /* NULL: bench_history_path's default */
+    bool no_history;
+    bench_gate_cli gates; /* --baseline, --strict, --junit */
 } run_opts;
 
 /* An OpenBLAS core name as OPENBLAS_CORETYPE takes it: 1-32 of [A-Za-z0-9_]. */
@@ -118,6 +184,11 @@ static int parse_run_opts(int argc, char **argv, run_opts *o)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         bool has_value = i + 1 < argc;
+        int gate_opt = bench_gate_cli_option(argc, argv, &i, &o->gates);
+        if (gate_opt < 0)
+            return BENCH_EXIT_USAGE;
+        if (gate_opt > 0)
+            continue;
         if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             if (!has_value)
                 return usage_error("%s needs a folder", a);
@@ -140,6 +211,22 @@ static int parse_run_opts(int argc, char **argv, run_opts *o)
                                    o->blas_core);
         } else if (strcmp(a, "--dry-run") == 0) {
             o->dry_run = true;
+        } else if (strcmp(a, "--history") == 0) {
+            if (!has_value || !argv[i + 1][0])
+                return usage_error("%s needs a file", a);
+            o->history = argv[++i];
+        } else if (strcmp(a, "--no-history") == 0) {
+            o->no_history = true;
+        } else if (strcmp(a, "--instructions") == 0) {
+            o->instructions = true;
+        } else if (strcmp(a, "--instructions-ops") == 0) {
+            char *end;
+            if (!has_value)
+                return usage_error("%s needs a count", a);
+            o->instr_ops = strtoll(argv[++i], &end, 10);
+            if (*end || end == argv[i] || o->instr_ops < 1 || o->instr_ops > BENCH_INSTR_MAX_OPS)
+                return usage_error("--instructions-ops '%s': expected an integer in [1, 1000000]",
+                                   argv[i]);
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             o->quiet = true;
         } else if (a[0] == '-' && a[1]) {
@@ -152,6 +239,10 @@ static int parse_run_opts(int argc, char **argv, run_opts *o)
     }
     if (!o->scenario)
         return usage_error("%s", "run needs a scenario file");
+    if (o->instr_ops && !o->instructions)
+        return usage_error("%s", "--instructions-ops needs --instructions");
+    if (!o->instr_ops)
+        o->instr_ops = BENCH_INSTR_DEFAULT_OPS;
     return BENCH_EXIT_OK;
 }
 
@@ -312,7 +403,8 @@ static int cmd_run(int argc, char **argv)
             rc = BENCH_EXIT_USAGE;
             goto report;
         }
-    if (bench_sweep_expand(s, &g, &e) != 0 || bench_sweep_filter(g, o.filters, o.n_filters, &e)) {
+    if (bench_sweep_expand(s, &g, &e) != 0 || bench_sweep_filter(g, o.filters, o.n_filters, &e) ||
+        bench_gate_cli_prepare(&o.gates, s, &e) != 0) {
         rc = BENCH_EXIT_USAGE;
         goto report;
     }
@@ -321,6 +413,8 @@ static int cmd_run(int argc, char **argv)
         rc = BENCH_EXIT_OK;
         goto done;
     }
+    if (o.instructions && (rc = bench_instructions_start(s, o.instr_ops, argc, argv)) >= 0)
+        goto done; /* the re-run under callgrind did the work */
     char run_id[160];
     make_run_id(s->name, run_id, sizeof run_id);
     char default_dir[256];
@@ -343,7 +437,8 @@ static int cmd_run(int argc, char **argv)
                 "\nlore-bench: WARNING: %s\n"
                 "lore-bench: WARNING: results of this run understate what this machine can do.\n\n",
                 host.blas_warning);
-    if (bench_host_calibrate(&host, CALIBRATION_BUDGET_S) != 0) {
+    /* Under callgrind the calibration means nothing and takes seconds. */
+    if (!o.instructions && bench_host_calibrate(&host, CALIBRATION_BUDGET_S) != 0) {
         fprintf(stderr, "lore-bench: calibration: out of memory\n");
         rc = BENCH_EXIT_RUNTIME;
         goto done;
@@ -370,10 +465,16 @@ static int cmd_run(int argc, char **argv)
         rc = BENCH_EXIT_RUNTIME;
         goto done;
     }
+    if (o.instructions && bench_instructions_attach(doc, run, &e) != 0) {
+        rc = BENCH_EXIT_RUNTIME;
+        goto report;
+    }
     if (bench_results_write(dir, doc, &e) != 0) {
         rc = BENCH_EXIT_RUNTIME;
         goto report;
     }
+    if (!o.no_history)
+        bench_history_record_run(o.history, doc, dir); /* warns, never fails the run */
     if (run->interrupted) {
         fprintf(stderr,
                 "lore-bench: interrupted: %zu of %zu points written to %s/result.json "
@@ -386,7 +487,9 @@ static int cmd_run(int argc, char **argv)
         rc = BENCH_EXIT_RUNTIME;
     } else {
         printf("%s/result.json\n", dir);
-        rc = BENCH_EXIT_OK;
+        char result_path[4200];
+        snprintf(result_path, sizeof result_path, "%s/result.json", dir);
+        rc = bench_gate_cli_finish(&o.gates, doc, result_path, dir);
     }
     goto done;
 
@@ -397,6 +500,7 @@ done:
     bench_run_free(run);
     bench_grid_free(g);
     bench_scenario_free(s);
+    bench_gate_cli_free(&o.gates);
     free(o.sets);
     free(o.filters);
     return rc;
@@ -445,6 +549,20 @@ int bench_cli_main(int argc, char **argv)
         return bench_cli_ingest(argc, argv);
     if (strcmp(cmd, "query") == 0)
         return bench_cli_query(argc, argv);
+    if (strcmp(cmd, "ab") == 0)
+        return bench_ab_main(argc, argv);
+    if (strcmp(cmd, "gate") == 0)
+        return bench_gate_cli_main(argc, argv);
+    if (strcmp(cmd, "calibrate-noise") == 0)
+        return bench_noise_cli_main(argc, argv);
+    if (strcmp(cmd, "baseline") == 0)
+        return bench_cli_baseline(argc, argv);
+    if (strcmp(cmd, "compare") == 0)
+        return bench_cli_compare(argc, argv);
+    if (strcmp(cmd, "report") == 0)
+        return bench_report_cli(argc, argv);
+    if (strcmp(cmd, "history") == 0)
+        return bench_history_main(argc, argv);
     if (strcmp(cmd, "list") == 0)
         return cmd_list();
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)

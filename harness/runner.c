@@ -5,6 +5,8 @@
  * touched before the first point, so the loop never allocates and the buffer's
  * pages are already resident when a point's peak RSS is reset. A point's own
  * copy of its samples is made after its RSS is read.
+ *
+ * Callgrind brackets and gate-validation slowdowns: see runner.h.
  */
 #include "runner.h"
 
@@ -16,7 +18,97 @@
 #include "measure/clock.h"
 #include "measure/counters.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define BENCH_HAVE_CALLGRIND 1
+#endif
+#endif
+#ifndef BENCH_HAVE_CALLGRIND
+#define CALLGRIND_START_INSTRUMENTATION ((void)0)
+#define CALLGRIND_STOP_INSTRUMENTATION ((void)0)
+#define CALLGRIND_ZERO_STATS ((void)0)
+#define CALLGRIND_DUMP_STATS_AT(label) ((void)(label))
+#endif
+
 volatile sig_atomic_t bench_stop_requested = 0;
+
+/* Set only between runs (bench_runner_use_callgrind), read by the runner. */
+static bool use_callgrind = false;
+
+void bench_runner_use_callgrind(bool on)
+{
+    use_callgrind = on;
+}
+
+/* ---- gate-validation builds (runner.h) ---- */
+
+#if defined(LORE_BENCH_TEST_SLOWDOWN_PCT) || defined(LORE_BENCH_TEST_EXTRA_INSTR)
+#define BENCH_TEST_SLOWDOWN 1
+#ifndef LORE_BENCH_TEST_SLOWDOWN_PCT
+#define LORE_BENCH_TEST_SLOWDOWN_PCT 0
+#endif
+#ifndef LORE_BENCH_TEST_EXTRA_INSTR
+#define LORE_BENCH_TEST_EXTRA_INSTR 0
+#endif
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+/* Whether the wall-time busy-wait runs: not under valgrind (set per run). */
+static bool test_spin_wall = true;
+
+/* Exactly 2 * rounds instructions on x86-64 (dec, jnz), whatever the compiler does. */
+static void test_extra_instructions(uint64_t rounds)
+{
+    if (rounds == 0)
+        return;
+#if defined(__x86_64__)
+    __asm__ volatile("1:\n\tdec %0\n\tjnz 1b" : "+r"(rounds) : : "cc");
+#else
+    for (volatile uint64_t i = 0; i < rounds; i = i + 1) {
+    }
+#endif
+}
+
+/* After one measured operation that began at t_begin: the deliberate slowdown. */
+static void test_slow_down(int64_t t_begin)
+{
+    test_extra_instructions((uint64_t)(LORE_BENCH_TEST_EXTRA_INSTR) / 2);
+    if (LORE_BENCH_TEST_SLOWDOWN_PCT > 0 && test_spin_wall) {
+        int64_t t_end = bench_clock_ns();
+        int64_t until =
+            t_end + (int64_t)((t_end - t_begin) * (double)(LORE_BENCH_TEST_SLOWDOWN_PCT) / 100.0);
+        while (bench_clock_ns() < until) {
+        }
+    }
+}
+
+const char *bench_runner_test_slowdown(void)
+{
+    static char text[192];
+    const double pct = LORE_BENCH_TEST_SLOWDOWN_PCT;
+    const unsigned long long extra = (unsigned long long)(LORE_BENCH_TEST_EXTRA_INSTR) / 2 * 2;
+    int n = snprintf(text, sizeof text, "gate-validation build:");
+    if (pct > 0)
+        n += snprintf(text + n, sizeof text - (size_t)n,
+                      " wall +%g%% of each measured operation (not under valgrind)", pct);
+    if (extra > 0)
+        snprintf(text + n, sizeof text - (size_t)n, "%s +%llu instructions per measured operation",
+                 pct > 0 ? ";" : "", extra);
+    return text;
+}
+#else
+const char *bench_runner_test_slowdown(void)
+{
+    return NULL;
+}
+#endif
 
 /* The first signal asks for a clean stop; a second one (an operation that
  * takes too long) ends the process the default way. */
@@ -88,6 +180,9 @@ static int measure_window(loop_ctx *c, bench_rep_result *rep)
     for (;;) {
         if (run_op(state, &c->err) != 0)
             return -1;
+#ifdef BENCH_TEST_SLOWDOWN
+        test_slow_down(t_prev);
+#endif
         const int64_t t = bench_clock_ns();
         samples[n++] = t - t_prev;
         t_prev = t;
@@ -171,6 +266,8 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
     }
     r->min_samples_met = true;
     bench_counters_reset(cs);
+    if (use_callgrind)
+        CALLGRIND_ZERO_STATS;
     for (size_t k = 0; k < n_reps; k++) {
         if (bench_stop_requested) {
             cut_short = true;
@@ -178,7 +275,11 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
         }
         c.samples = samples + r->n_samples;
         bench_counters_start(cs);
+        if (use_callgrind)
+            CALLGRIND_START_INSTRUMENTATION;
         int rc = measure_window(&c, &r->reps[k]);
+        if (use_callgrind)
+            CALLGRIND_STOP_INSTRUMENTATION;
         bench_counters_stop(cs);
         if (rc != 0) {
             fail_point(r, c.err.msg);
@@ -195,6 +296,12 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
         }
     }
 
+    if (use_callgrind) {
+        /* instructions.c finds the point's dump by this label. */
+        char label[96];
+        snprintf(label, sizeof label, "lore-bench point=%zu ops=%zu", pi, r->n_samples);
+        CALLGRIND_DUMP_STATS_AT(label);
+    }
     bench_rss_read(&r->rss_after);
     r->rss_peak_bytes = r->rss_after.peak_bytes;
     r->samples_ns = malloc(r->n_samples * sizeof *r->samples_ns);
@@ -231,6 +338,12 @@ static int run_point(const bench_scenario *s, const bench_grid *g, size_t pi, in
     if (w->labels && r->ok &&
         (!(r->labels = cJSON_CreateObject()) || w->labels(c.state, r->labels) != 0))
         fail_point(r, "out of memory labelling the point");
+#ifdef BENCH_TEST_SLOWDOWN
+    if (r->ok && ((!r->labels && !(r->labels = cJSON_CreateObject())) ||
+                  !cJSON_AddStringToObject(r->labels, "gate_validation_build",
+                                           bench_runner_test_slowdown())))
+        fail_point(r, "out of memory labelling the point");
+#endif
 
 teardown:
     w->teardown(c.state);
@@ -265,6 +378,10 @@ int bench_runner_run(const bench_scenario *s, const bench_grid *g, double calib_
         bench_err_set(e, "out of memory for %zu samples", capacity);
         goto fail;
     }
+#ifdef BENCH_TEST_SLOWDOWN
+    test_spin_wall = !RUNNING_ON_VALGRIND;
+    fprintf(stderr, "lore-bench: WARNING: %s\n", bench_runner_test_slowdown());
+#endif
     /* Fault the buffer in now: see the file comment. */
     memset(samples, 0, capacity * sizeof *samples);
     if (bench_counters_open((const char *const *)s->counters, s->n_counters, &cs, e) != 0)

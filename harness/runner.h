@@ -12,6 +12,20 @@
  *
  * A SIGINT stops the run after the current operation; the finished points are
  * kept, the interrupted one is dropped, and the run is marked interrupted.
+ *
+ * For the instruction track (instructions.h) the runner can bracket each
+ * measurement window with callgrind client requests: instrumentation on just
+ * before the window, off just after it (inside the counters' bracket), counts
+ * zeroed before a point's first window and dumped after its last. Per window,
+ * not per operation, so the loop itself is the same either way.
+ *
+ * Gate-validation builds (CMake LORE_BENCH_TEST_SLOWDOWN_PCT=P and/or
+ * LORE_BENCH_TEST_EXTRA_INSTR=N; never in a real build) slow every measured
+ * operation on purpose, inside its sample: a busy-wait of P% of the
+ * operation's own duration (skipped under valgrind, where it would only add
+ * noise), and N extra instructions (a dec/jnz loop of N/2 rounds on x86-64:
+ * callgrind counts exactly N + 1 per operation, the 1 loading the count).
+ * The run says so on stderr and in every point's labels.
  */
 #ifndef BENCH_RUNNER_H
 #define BENCH_RUNNER_H
@@ -99,5 +113,18 @@ int bench_runner_run(const bench_scenario *s, const bench_grid *g, double calib_
 
 /* Accepts NULL. */
 void bench_run_free(bench_run *r);
+
+/*
+ * Turns the callgrind brackets described above on or off (default off) for the
+ * runs that follow. Outside valgrind the client requests cost a few
+ * instructions per window.
+ */
+void bench_runner_use_callgrind(bool on);
+
+/*
+ * What a gate-validation build does to each measured operation ("wall +10% of
+ * each operation; +250000 instructions per operation"), or NULL in a real build.
+ */
+const char *bench_runner_test_slowdown(void);
 
 #endif

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lore/lore.h"
+#include "measure/counters.h"
+
 bench_policy bench_policy_default(void)
 {
     return (bench_policy){
@@ -368,6 +371,309 @@ static bool name_is_valid(const char *name)
     return true;
 }
 
+/* ---- gates ---------------------------------------------------------------------------- */
+
+/* Latency statistics a gate may name as latency_<stat> (the result's latency_ns fields). */
+static const char *const latency_stats[] = {"min",  "p50", "p90",  "p95", "p99",
+                                            "p999", "max", "mean", NULL};
+
+/* A workload metric's name as workloads write them: [a-z][a-z0-9_]*, at most 63 characters. */
+static bool metric_word_ok(const char *m)
+{
+    size_t n = strlen(m);
+    if (n == 0 || n > 63 || !(m[0] >= 'a' && m[0] <= 'z'))
+        return false;
+    for (const char *p = m; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return true;
+}
+
+/* The counter events this scenario reads: its "counters", or the default set. */
+static bool counter_is_read(const bench_scenario *s, const char *event)
+{
+    if (s->counters) {
+        for (size_t i = 0; i < s->n_counters; i++)
+            if (strcmp(s->counters[i], event) == 0)
+                return true;
+        return false;
+    }
+    for (size_t i = 0; i < bench_counters_n_default_hw; i++)
+        if (strcmp(bench_counters_default_hw[i], event) == 0)
+            return true;
+    static const char prefix[] = "sde:::lore::";
+    if (strncmp(event, prefix, sizeof prefix - 1) != 0)
+        return false;
+    for (size_t i = 0; i < lore_counter_count(); i++)
+        if (strcmp(event + sizeof prefix - 1, lore_counter_name((lore_counter)i)) == 0)
+            return true;
+    return false;
+}
+
+static int check_gate_metric(const bench_scenario *s, const cJSON *metric, const char *file,
+                             const char *path, bench_err *e)
+{
+    if (!cJSON_IsString(metric))
+        return fail_at(e, file, path, "must be a string", metric);
+    const char *m = metric->valuestring;
+    if (strncmp(m, "counter:", 8) == 0) {
+        if (counter_is_read(s, m + 8))
+            return 0;
+        return fail_at(e, file, path,
+                       s->counters ? "names a counter this scenario does not read (see $.counters)"
+                                   : "names a counter outside the default set (PAPI_TOT_INS, "
+                                     "PAPI_TOT_CYC, PAPI_L1_DCM, PAPI_L3_TCM, sde:::lore::*); "
+                                     "list it in $.counters",
+                       metric);
+    }
+    if (strncmp(m, "latency_", 8) == 0) {
+        for (size_t i = 0; latency_stats[i]; i++)
+            if (strcmp(m + 8, latency_stats[i]) == 0)
+                return 0;
+        return fail_at(e, file, path,
+                       "unknown latency statistic; expected latency_ followed by one of: min, "
+                       "p50, p90, p95, p99, p999, max, mean",
+                       metric);
+    }
+    if (strncmp(m, "rss_", 4) == 0 && strcmp(m, "rss_peak_bytes") != 0)
+        return fail_at(e, file, path, "unknown RSS metric; expected rss_peak_bytes", metric);
+    /* throughput, rss_peak_bytes, instructions_per_op and workload metrics share the form. */
+    if (!metric_word_ok(m))
+        return fail_at(e, file, path,
+                       "must be throughput, latency_<stat>, rss_peak_bytes, counter:<event>, "
+                       "instructions_per_op or a workload metric name ([a-z][a-z0-9_]*)",
+                       metric);
+    return 0;
+}
+
+/* "below"/"above": {"pass": X, "conditional": Y}, Y optional and on the far side of X. */
+static int parse_band(bench_gate *g, const cJSON *band, bool below, const char *file,
+                      const char *path, bench_err *e)
+{
+    static const char *const fields[] = {"pass", "conditional", NULL};
+    if (!cJSON_IsObject(band))
+        return fail_at(e, file, path,
+                       "must be an object {\"pass\": X} or {\"pass\": X, \"conditional\": Y}",
+                       band);
+    if (check_fields(band, fields, file, path, e) != 0)
+        return -1;
+    char where[320];
+    const cJSON *pass = cJSON_GetObjectItemCaseSensitive(band, "pass");
+    snprintf(where, sizeof where, "%s.pass", path);
+    if (!pass)
+        return fail_at(e, file, where, "missing required field", NULL);
+    if (!cJSON_IsNumber(pass) || !isfinite(pass->valuedouble))
+        return fail_at(e, file, where, "must be a number", pass);
+    g->pass = pass->valuedouble;
+    g->conditional = NAN;
+    const cJSON *cond = cJSON_GetObjectItemCaseSensitive(band, "conditional");
+    if (!cond)
+        return 0;
+    snprintf(where, sizeof where, "%s.conditional", path);
+    if (!cJSON_IsNumber(cond) || !isfinite(cond->valuedouble))
+        return fail_at(e, file, where, "must be a number", cond);
+    if (below ? !(cond->valuedouble > g->pass) : !(cond->valuedouble < g->pass)) {
+        char what[96];
+        snprintf(what, sizeof what, "must be %s pass %g (the band beyond it)",
+                 below ? "above" : "below", g->pass);
+        return fail_at(e, file, where, what, cond);
+    }
+    g->conditional = cond->valuedouble;
+    return 0;
+}
+
+static int parse_where(const bench_scenario *s, bench_gate *g, const cJSON *where, const char *file,
+                       const char *path, bench_err *e)
+{
+    if (!cJSON_IsObject(where) || !where->child)
+        return fail_at(e, file, path, "must be an object of parameter: value or [values]", where);
+    const bench_workload *w = s->workload;
+    size_t n = (size_t)cJSON_GetArraySize(where);
+    g->where = calloc(n, sizeof *g->where);
+    if (!g->where)
+        return bench_err_set(e, "%s: out of memory", file);
+    for (const cJSON *it = where->child; it; it = it->next) {
+        char ppath[256];
+        int idx = param_of_field(w, path, it, ppath, sizeof ppath, file, e);
+        if (idx < 0)
+            return -1;
+        for (const cJSON *other = it->next; other; other = other->next)
+            if (strcmp(other->string, it->string) == 0)
+                return fail_at(e, file, ppath, "duplicate field", NULL);
+        bench_gate_where *wh = &g->where[g->n_where++];
+        wh->param = idx;
+        bool list = cJSON_IsArray(it);
+        size_t nv = list ? (size_t)cJSON_GetArraySize(it) : 1;
+        if (nv == 0)
+            return fail_at(e, file, ppath, "must not be empty", it);
+        wh->values = calloc(nv, sizeof *wh->values);
+        if (!wh->values)
+            return bench_err_set(e, "%s: out of memory", file);
+        size_t j = 0;
+        for (const cJSON *v = list ? it->child : it; v && j < nv; v = v->next, j++) {
+            char vpath[300];
+            if (list)
+                snprintf(vpath, sizeof vpath, "%s[%zu]", ppath, j);
+            else
+                snprintf(vpath, sizeof vpath, "%s", ppath);
+            if (json_to_value(&w->params[idx], v, &wh->values[j], file, vpath, e) != 0)
+                return -1;
+            wh->n_values = j + 1;
+            for (size_t k = 0; k < j; k++)
+                if (bench_value_equal(&wh->values[k], &wh->values[j]))
+                    return fail_at(e, file, vpath, "duplicate value", v);
+        }
+    }
+    return 0;
+}
+
+/*
+ * The name a gate gets when the file gives none: its rule and where, e.g.
+ * "recall_at_k above 0.95 where kind=ivf|hnsw".
+ */
+static char *default_gate_name(const bench_scenario *s, const bench_gate *g)
+{
+    /* The effective scenario writes the name out, so it must read back in. */
+    char buf[BENCH_GATE_NAME_MAX + 1];
+    int len = 0;
+    switch (g->kind) {
+    case BENCH_GATE_BELOW:
+        len = snprintf(buf, sizeof buf, "%s below %.15g", g->metric, g->pass);
+        break;
+    case BENCH_GATE_ABOVE:
+        len = snprintf(buf, sizeof buf, "%s above %.15g", g->metric, g->pass);
+        break;
+    case BENCH_GATE_REGRESSION:
+        len = snprintf(buf, sizeof buf, "%s max_regression %.15g", g->metric, g->max_regression);
+        break;
+    }
+    for (size_t i = 0; i < g->n_where && len > 0 && (size_t)len < sizeof buf; i++) {
+        const bench_gate_where *wh = &g->where[i];
+        len += snprintf(buf + len, sizeof buf - (size_t)len, "%s%s=", i ? "," : " where ",
+                        s->workload->params[wh->param].name);
+        for (size_t j = 0; j < wh->n_values && (size_t)len < sizeof buf; j++) {
+            if (j)
+                len += snprintf(buf + len, sizeof buf - (size_t)len, "|");
+            if ((size_t)len < sizeof buf)
+                len += bench_value_format(&wh->values[j], buf + len, sizeof buf - (size_t)len);
+        }
+    }
+    return bench_strdup(buf);
+}
+
+static int parse_gate(bench_scenario *s, bench_gate *g, const cJSON *item, const char *file,
+                      const char *path, bench_err *e)
+{
+    static const char *const fields[] = {"name",           "metric", "below", "above",
+                                         "max_regression", "where",  "note",  NULL};
+    g->conditional = NAN;
+    g->max_regression = NAN;
+    g->pass = NAN;
+    if (!cJSON_IsObject(item))
+        return fail_at(e, file, path, "must be an object", item);
+    if (check_fields(item, fields, file, path, e) != 0)
+        return -1;
+    char where[160];
+    const cJSON *metric = cJSON_GetObjectItemCaseSensitive(item, "metric");
+    snprintf(where, sizeof where, "%s.metric", path);
+    if (!metric)
+        return fail_at(e, file, where, "missing required field", NULL);
+    if (check_gate_metric(s, metric, file, where, e) != 0)
+        return -1;
+    g->metric = bench_strdup(metric->valuestring);
+    if (!g->metric)
+        return bench_err_set(e, "%s: out of memory", file);
+
+    const cJSON *below = cJSON_GetObjectItemCaseSensitive(item, "below");
+    const cJSON *above = cJSON_GetObjectItemCaseSensitive(item, "above");
+    const cJSON *reg = cJSON_GetObjectItemCaseSensitive(item, "max_regression");
+    if ((below != NULL) + (above != NULL) + (reg != NULL) != 1)
+        return fail_at(e, file, path, "needs exactly one of below, above, max_regression", NULL);
+    if (below || above) {
+        g->kind = below ? BENCH_GATE_BELOW : BENCH_GATE_ABOVE;
+        snprintf(where, sizeof where, "%s.%s", path, below ? "below" : "above");
+        if (parse_band(g, below ? below : above, below != NULL, file, where, e) != 0)
+            return -1;
+    } else {
+        g->kind = BENCH_GATE_REGRESSION;
+        snprintf(where, sizeof where, "%s.max_regression", path);
+        if (!cJSON_IsNumber(reg))
+            return fail_at(e, file, where, "must be a number", reg);
+        /* 0 would fail on any real change; past 10 (11x worse) is no gate at all. */
+        if (!(reg->valuedouble > 0 && reg->valuedouble <= 10))
+            return fail_at(e, file, where, "must be in (0, 10] (0.05 = 5% worse)", reg);
+        g->max_regression = reg->valuedouble;
+    }
+    const cJSON *wh = cJSON_GetObjectItemCaseSensitive(item, "where");
+    if (wh) {
+        snprintf(where, sizeof where, "%s.where", path);
+        if (parse_where(s, g, wh, file, where, e) != 0)
+            return -1;
+    }
+    const cJSON *note = cJSON_GetObjectItemCaseSensitive(item, "note");
+    snprintf(where, sizeof where, "%s.note", path);
+    if (note && !cJSON_IsString(note))
+        return fail_at(e, file, where, "must be a string", note);
+    g->note = bench_strdup(note ? note->valuestring : "");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
+    snprintf(where, sizeof where, "%s.name", path);
+    if (name && !(cJSON_IsString(name) && name->valuestring[0] &&
+                  strlen(name->valuestring) <= BENCH_GATE_NAME_MAX))
+        return fail_at(e, file, where, "must be a string of 1-200 characters", name);
+    g->name = name ? bench_strdup(name->valuestring) : default_gate_name(s, g);
+    if (!g->note || !g->name)
+        return bench_err_set(e, "%s: out of memory", file);
+    /* Names tell outcomes (and JUnit test cases) apart, so they must be unique. */
+    for (size_t i = 0; i < s->n_gates; i++)
+        if (strcmp(s->gates[i].name, g->name) == 0) {
+            char what[128];
+            if (name) {
+                snprintf(what, sizeof what, "duplicate gate name (also $.gates[%zu])", i);
+                return fail_at(e, file, where, what, name);
+            }
+            snprintf(what, sizeof what, "same rule as $.gates[%zu]; give one of them a \"name\"",
+                     i);
+            return fail_at(e, file, path, what, NULL);
+        }
+    return 0;
+}
+
+static void gate_clear(bench_gate *g)
+{
+    for (size_t i = 0; i < g->n_where; i++) {
+        for (size_t j = 0; j < g->where[i].n_values; j++)
+            bench_value_clear(&g->where[i].values[j]);
+        free(g->where[i].values);
+    }
+    free(g->where);
+    free(g->name);
+    free(g->metric);
+    free(g->note);
+    memset(g, 0, sizeof *g);
+}
+
+static int parse_gates(bench_scenario *s, const cJSON *gates, const char *file, bench_err *e)
+{
+    if (!cJSON_IsArray(gates))
+        return fail_at(e, file, "$.gates", "must be a list of gates", gates);
+    size_t n = (size_t)cJSON_GetArraySize(gates);
+    s->gates = n ? calloc(n, sizeof *s->gates) : NULL;
+    if (n && !s->gates)
+        return bench_err_set(e, "%s: out of memory", file);
+    size_t i = 0;
+    for (const cJSON *it = gates->child; it; it = it->next, i++) {
+        char path[64];
+        snprintf(path, sizeof path, "$.gates[%zu]", i);
+        /* Counted before parsing, so a half-parsed gate is freed with the scenario. */
+        bench_gate *g = &s->gates[s->n_gates];
+        int r = parse_gate(s, g, it, file, path, e);
+        s->n_gates++;
+        if (r != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Line and column (1-based) of offset pos in text. */
 static void line_col(const char *text, size_t pos, int *line, int *col)
 {
@@ -457,9 +763,9 @@ static int check_required(const bench_scenario *s, const cJSON *params, bench_er
 
 int bench_scenario_parse(const char *path, const char *text, bench_scenario **out, bench_err *e)
 {
-    static const char *const top_fields[] = {"schema",   "name",     "description",
-                                             "workload", "params",   "sweep",
-                                             "measure",  "counters", NULL};
+    static const char *const top_fields[] = {"schema", "name",  "description", "workload",
+                                             "params", "sweep", "measure",     "counters",
+                                             "gates",  NULL};
     *out = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, NULL, 1);
     if (!root)
@@ -541,6 +847,9 @@ int bench_scenario_parse(const char *path, const char *text, bench_scenario **ou
     if (measure && parse_measure(s, measure, path, e) != 0)
         goto fail;
     if (counters && parse_counters(s, counters, path, e) != 0)
+        goto fail;
+    const cJSON *gates = cJSON_GetObjectItemCaseSensitive(root, "gates");
+    if (gates && parse_gates(s, gates, path, e) != 0)
         goto fail;
     if (check_required(s, params, e) != 0)
         goto fail;
@@ -675,6 +984,56 @@ int bench_scenario_apply_set(bench_scenario *s, const char *assignment, bench_er
     return 0;
 }
 
+static cJSON *gate_to_json(const bench_scenario *s, const bench_gate *g)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddStringToObject(o, "name", g->name) ||
+        !cJSON_AddStringToObject(o, "metric", g->metric))
+        goto oom;
+    if (g->kind == BENCH_GATE_REGRESSION) {
+        if (!cJSON_AddNumberToObject(o, "max_regression", g->max_regression))
+            goto oom;
+    } else {
+        cJSON *band = cJSON_AddObjectToObject(o, g->kind == BENCH_GATE_BELOW ? "below" : "above");
+        if (!band || !cJSON_AddNumberToObject(band, "pass", g->pass))
+            goto oom;
+        if (!isnan(g->conditional) && !cJSON_AddNumberToObject(band, "conditional", g->conditional))
+            goto oom;
+    }
+    if (g->n_where) {
+        cJSON *where = cJSON_AddObjectToObject(o, "where");
+        if (!where)
+            goto oom;
+        for (size_t i = 0; i < g->n_where; i++) {
+            const bench_gate_where *wh = &g->where[i];
+            cJSON *v;
+            if (wh->n_values == 1) {
+                v = bench_value_to_json(&wh->values[0]);
+            } else {
+                v = cJSON_CreateArray();
+                for (size_t j = 0; v && j < wh->n_values; j++) {
+                    cJSON *x = bench_value_to_json(&wh->values[j]);
+                    if (!x) {
+                        cJSON_Delete(v);
+                        v = NULL;
+                    } else {
+                        cJSON_AddItemToArray(v, x);
+                    }
+                }
+            }
+            if (!v)
+                goto oom;
+            cJSON_AddItemToObject(where, s->workload->params[wh->param].name, v);
+        }
+    }
+    if (g->note[0] && !cJSON_AddStringToObject(o, "note", g->note))
+        goto oom;
+    return o;
+oom:
+    cJSON_Delete(o);
+    return NULL;
+}
+
 cJSON *bench_scenario_to_json(const bench_scenario *s)
 {
     const bench_workload *w = s->workload;
@@ -722,6 +1081,19 @@ cJSON *bench_scenario_to_json(const bench_scenario *s)
         for (size_t i = 0; i < s->n_counters; i++)
             cJSON_AddItemToArray(list, cJSON_CreateString(s->counters[i]));
     }
+    /* Only when there are gates, so the effective scenario (and its hash) of a
+     * scenario without gates is what it was before gates existed. */
+    if (s->n_gates) {
+        cJSON *list = cJSON_AddArrayToObject(root, "gates");
+        if (!list)
+            goto oom;
+        for (size_t i = 0; i < s->n_gates; i++) {
+            cJSON *g = gate_to_json(s, &s->gates[i]);
+            if (!g)
+                goto oom;
+            cJSON_AddItemToArray(list, g);
+        }
+    }
     return root;
 oom:
     cJSON_Delete(root);
@@ -742,6 +1114,9 @@ void bench_scenario_free(bench_scenario *s)
     for (size_t i = 0; i < s->n_counters; i++)
         free(s->counters[i]);
     free(s->counters);
+    for (size_t i = 0; i < s->n_gates; i++)
+        gate_clear(&s->gates[i]);
+    free(s->gates);
     free(s->path);
     free(s->name);
     free(s->description);

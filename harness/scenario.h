@@ -2,10 +2,10 @@
  * scenario.h - a scenario file parsed into typed structs.
  *
  * A scenario names a workload, fixed parameters, a sweep (lists of values per
- * parameter), the measurement policy and the counters to read. Parsing is
- * strict: unknown fields, wrong types, empty or duplicated sweep values and
- * impossible values are rejected with "FILE: $.json.path: what is wrong
- * (got X)". See README "Scenario format".
+ * parameter), the measurement policy, the counters to read and the gates its
+ * results must pass. Parsing is strict: unknown fields, wrong types, empty or
+ * duplicated sweep values and impossible values are rejected with
+ * "FILE: $.json.path: what is wrong (got X)". See README "Scenario format".
  */
 #ifndef BENCH_SCENARIO_H
 #define BENCH_SCENARIO_H
@@ -43,6 +43,42 @@ typedef struct bench_axis {
     size_t n_values;
 } bench_axis;
 
+/* Longest gate name, given or made from the rule. */
+#define BENCH_GATE_NAME_MAX 200
+
+/* What a gate checks: an absolute band, or a change against a baseline. */
+typedef enum bench_gate_kind {
+    BENCH_GATE_BELOW,      /* value < pass: pass; < conditional: conditional; else fail */
+    BENCH_GATE_ABOVE,      /* value >= pass: pass; >= conditional: conditional; else fail */
+    BENCH_GATE_REGRESSION, /* fails on a real change worse than max_regression vs a baseline */
+} bench_gate_kind;
+
+/* A gate's "where": the points whose parameter param has one of these values. */
+typedef struct bench_gate_where {
+    int param; /* index into the workload's parameter table */
+    bench_value *values;
+    size_t n_values;
+} bench_gate_where;
+
+/*
+ * One gate (README "Scenario format", gates). metric is "throughput",
+ * "latency_p50" (p90, p95, p99, p999, mean, max), "rss_peak_bytes",
+ * "counter:<event>" (per operation), "instructions_per_op" or a workload metric;
+ * the form is checked here, the workload metric's existence when gates are
+ * evaluated (workloads add metrics at run time).
+ */
+typedef struct bench_gate {
+    char *name; /* "name", or made from the rule ("rss_peak_bytes below 536870912") */
+    char *metric;
+    char *note; /* why the band is what it is; "" when none */
+    bench_gate_kind kind;
+    double pass;             /* BELOW/ABOVE: edge of the pass band, in the metric's unit */
+    double conditional;      /* BELOW/ABOVE: edge of the conditional band; NAN when none */
+    double max_regression;   /* REGRESSION: allowed relative worsening (0.05 = 5%) */
+    bench_gate_where *where; /* all must hold; none: every point */
+    size_t n_where;
+} bench_gate;
+
 typedef struct bench_scenario {
     char *path;
     char *name;
@@ -54,6 +90,8 @@ typedef struct bench_scenario {
     bench_policy policy;
     char **counters; /* NULL: the default set */
     size_t n_counters;
+    bench_gate *gates; /* in file order */
+    size_t n_gates;
 } bench_scenario;
 
 /* Parses scenario text; path is used in messages. Returns 0, or -1 with e set. */

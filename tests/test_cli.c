@@ -1549,6 +1549,297 @@ static void test_run_query_workload(void **state)
     unsetenv("LORE_BENCH_CACHE_DIR");
 }
 
+/* ---- gates (helper "gates"): run with gates, gate, calibrate-noise ---------------- */
+
+/* A noop scenario whose gates read deterministic counters (so sanitized builds,
+ * which skip timing gates, judge them too): one fails, one passes, one is relative. */
+static const char gates_scenario[] =
+    "{\"name\": \"cli_gates\", \"workload\": \"noop\",\n"
+    " \"measure\": {\"warmup_ops\": 10, \"warmup_s\": 0, \"min_samples\": 200,\n"
+    "             \"min_time_s\": 0.05, \"max_time_s\": 0.2},\n"
+    " \"gates\": [{\"name\": \"no sgemm\", \"metric\": \"counter:sde:::lore::sgemm_calls\",\n"
+    "             \"below\": {\"pass\": 0}},\n"
+    "            {\"metric\": \"counter:sde:::lore::stream_bytes\", \"below\": {\"pass\": 1}},\n"
+    "            {\"metric\": \"throughput\", \"max_regression\": 0.5}]}\n";
+
+static void test_gates_cli(void **state)
+{
+    (void)state;
+    char scen[256], out[256], junit[256], noise[256], bad[256], never[256];
+    in_base(scen, sizeof scen, "cli_gates.json");
+    write_file(scen, gates_scenario, strlen(gates_scenario));
+    in_base(out, sizeof out, "gates-run");
+    in_base(junit, sizeof junit, "gates-junit.xml");
+
+    /* A failing gate: exit 1, the verdict table on stdout, gates.md/json and JUnit written. */
+    const char *run[] = {"run", scen, "-o", out, "-q", "--junit", junit, NULL};
+    proc p;
+    run_bench(&p, "gates-run", run);
+    exits(&p, 1);
+    has(&p, p.out, "/result.json\n## Gates: cli_gates\n");
+    has(&p, p.out, "| fail ✗ | no sgemm | default |");
+    has(&p, p.out, "no baseline (relative gates need one");
+    proc_free(&p);
+    char path[512];
+    snprintf(path, sizeof path, "%s/gates.md", out);
+    assert_true(path_exists(path));
+    snprintf(path, sizeof path, "%s/gates.json", out);
+    char *text = slurp(path);
+    cJSON *g = cJSON_Parse(text);
+    free(text);
+    assert_int_equal(cJSON_GetObjectItem(g, "exit_code")->valueint, 1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(g, "outcomes")), 3);
+    cJSON_Delete(g);
+    text = slurp(junit);
+    assert_non_null(strstr(text, "<testcase classname=\"cli_gates.no sgemm\" name=\"default\">"));
+    assert_non_null(strstr(text, "<failure type=\"fail\""));
+    free(text);
+
+    /* The saved result judged again against itself: the relative gate is judged (same). */
+    const char *gate[] = {"gate", out, "--baseline", out, NULL};
+    run_bench(&p, "gates-gate", gate);
+    exits(&p, 1);
+    has(&p, p.out, "| pass | throughput max_regression 0.5 | default |");
+    proc_free(&p);
+
+    /* Bad gates are bad input: exit 2 naming the path, nothing measured or written. */
+    in_base(bad, sizeof bad, "cli_bad_gates.json");
+    static const char bad_text[] = "{\"name\": \"b\", \"workload\": \"noop\", \"gates\": "
+                                   "[{\"metric\": \"latency_p75\", \"below\": {\"pass\": 1}}]}";
+    write_file(bad, bad_text, strlen(bad_text));
+    in_base(never, sizeof never, "gates-never");
+    const char *bad_run[] = {"run", bad, "-o", never, NULL};
+    const char *bad_needles[] = {"cli_bad_gates.json: $.gates[0].metric: unknown latency "
+                                 "statistic",
+                                 NULL};
+    usage_error("gates-bad", bad_run, bad_needles, never);
+    const char *bad_base[] = {"run", scen, "-o", never, "--baseline", never, NULL};
+    const char *base_needles[] = {"--baseline", "cannot open", NULL};
+    usage_error("gates-bad-base", bad_base, base_needles, never);
+
+    /* Two A/A runs: a lore-noise/1 file with the point's wall metrics. */
+    in_base(noise, sizeof noise, "noise.json");
+    const char *cal[] = {"calibrate-noise", scen, "--runs", "2", "-o", noise, NULL};
+    run_bench(&p, "gates-noise", cal);
+    exits(&p, 0);
+    has(&p, p.out, "## Noise floor: cli_gates");
+    proc_free(&p);
+    text = slurp(noise);
+    cJSON *n = cJSON_Parse(text);
+    free(text);
+    assert_string_equal(cJSON_GetObjectItem(n, "schema")->valuestring, "lore-noise/1");
+    assert_int_equal(cJSON_GetObjectItem(n, "runs")->valueint, 2);
+    const cJSON *tp = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(n, "points"), "default"), "throughput");
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(tp, "floor")));
+    assert_true(cJSON_GetObjectItem(tp, "floor")->valuedouble >= 0);
+    cJSON_Delete(n);
+    const char *cal_bad[] = {"calibrate-noise", scen, "--runs", "1", NULL};
+    const char *cal_needles[] = {"--runs 1: must be an integer in [2, 100]", NULL};
+    usage_error("gates-noise-bad", cal_bad, cal_needles, NULL);
+}
+
+/* ---- run --instructions and ab (instructions.c, ab.c) --------------------------- */
+
+/* Whether valgrind is on PATH (the instruction track's end-to-end test needs it). */
+static bool have_valgrind(void)
+{
+    const char *path = getenv("PATH");
+    char buf[4096];
+    while (path && *path) {
+        size_t len = strcspn(path, ":");
+        snprintf(buf, sizeof buf, "%.*s/valgrind", (int)len, path);
+        if (len && access(buf, X_OK) == 0)
+            return true;
+        path += len + (path[len] == ':');
+    }
+    return false;
+}
+
+static void test_run_instructions_usage(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "instr-usage");
+    usage_error("instr-ops-alone",
+                (const char *[]){"run", TINY, "--instructions-ops", "3", "-o", out, NULL},
+                (const char *[]){"--instructions-ops needs --instructions", NULL}, out);
+    usage_error(
+        "instr-ops-zero",
+        (const char *[]){"run", TINY, "--instructions", "--instructions-ops", "0", "-o", out, NULL},
+        (const char *[]){"--instructions-ops '0'", "[1, 1000000]", NULL}, out);
+    /* No valgrind: a clear message and exit 2, before anything is measured or made. */
+    setenv("LORE_BENCH_VALGRIND", "/nonexistent/valgrind", 1);
+    usage_error("instr-no-valgrind",
+                (const char *[]){"run", TINY, "--instructions", "-o", out, NULL},
+                (const char *[]){"--instructions needs valgrind", "/nonexistent/valgrind",
+                                 "apt-get install valgrind", NULL},
+                out);
+    unsetenv("LORE_BENCH_VALGRIND");
+}
+
+/* The same point twice under callgrind: the same instruction count per operation. */
+static void test_run_instructions(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    print_message("skipped: valgrind cannot run a sanitized lore-bench\n");
+    skip();
+#endif
+    if (!have_valgrind()) {
+        print_message("skipped: valgrind is not installed (apt-get install valgrind)\n");
+        skip();
+    }
+    /* Callgrind's dump folders go under base_dir, where we can see they are removed. */
+    char tmp[256];
+    in_base(tmp, sizeof tmp, "instr-tmp");
+    assert_int_equal(mkdir(tmp, 0700), 0);
+    setenv("TMPDIR", tmp, 1);
+    double per_op[2];
+    for (int i = 0; i < 2; i++) {
+        char out[256], tag[32];
+        snprintf(tag, sizeof tag, "instr-%d", i);
+        in_base(out, sizeof out, tag);
+        proc p;
+        start_bench(&p, tag,
+                    (const char *[]){"run", TINY, "--filter", "m=16", "--instructions",
+                                     "--instructions-ops", "3", "-q", "-o", out, NULL});
+        finish_bench(&p, 60);
+        exits(&p, 0);
+        has(&p, p.err, "under valgrind-");
+        cJSON *doc = load_result(out);
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, "measurement");
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "mode")),
+                            "instructions");
+        assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "wall_metrics_valid")));
+        const cJSON *pt = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "points"), 0);
+        assert_double_equal(num_at(pt, "n_samples", NULL), 3, 0);
+        assert_double_equal(num_at(pt, "warmup", "ops"), 1, 0);
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(pt, "instructions");
+        per_op[i] = num_at(pt, "instructions", "per_op");
+        /* 16x8x8 sgemm: 1024 multiply-adds, at least some hundreds of instructions. */
+        assert_true(per_op[i] > 300);
+        assert_double_equal(num_at(pt, "instructions", "ops"), 3, 0);
+        assert_double_equal(num_at(pt, "instructions", "total"), 3 * per_op[i], 1e-6);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "tool")),
+                            "callgrind");
+        cJSON_Delete(doc);
+        proc_free(&p);
+    }
+    unsetenv("TMPDIR");
+    if (per_op[0] != per_op[1])
+        fail_msg("instructions per op differ between two runs: %.17g vs %.17g", per_op[0],
+                 per_op[1]);
+    assert_int_equal(rmdir(tmp), 0); /* empty: the dump folders were removed */
+}
+
+static void test_ab_usage_errors(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "ab-usage");
+    const char *bin = LORE_BENCH_BIN;
+    usage_error("ab-none", (const char *[]){"ab", NULL},
+                (const char *[]){"needs OLD_BIN, NEW_BIN and SCENARIO", NULL}, NULL);
+    usage_error("ab-old", (const char *[]){"ab", "/nonexistent/old", bin, TINY, "-o", out, NULL},
+                (const char *[]){"OLD_BIN '/nonexistent/old' is not an executable file", NULL},
+                out);
+    usage_error("ab-new", (const char *[]){"ab", bin, SCENARIOS, TINY, "-o", out, NULL},
+                (const char *[]){"NEW_BIN", "is not an executable file", NULL}, out);
+    usage_error("ab-rounds", (const char *[]){"ab", bin, bin, TINY, "--rounds", "0", NULL},
+                (const char *[]){"--rounds '0'", NULL}, NULL);
+    usage_error("ab-effect",
+                (const char *[]){"ab", bin, bin, TINY, "--min-effect", "2", "-o", out, NULL},
+                (const char *[]){"--min-effect '2'", NULL}, out);
+    usage_error("ab-conf",
+                (const char *[]){"ab", bin, bin, TINY, "--confidence", "x", "-o", out, NULL},
+                (const char *[]){"--confidence 'x'", NULL}, out);
+    usage_error("ab-option", (const char *[]){"ab", bin, bin, TINY, "--bogus", "-o", out, NULL},
+                (const char *[]){"unknown option '--bogus'", NULL}, out);
+    usage_error("ab-extra", (const char *[]){"ab", bin, bin, TINY, TINY, "-o", out, NULL},
+                (const char *[]){"extra argument", NULL}, out);
+    usage_error("ab-scenario",
+                (const char *[]){"ab", bin, bin, SCENARIOS "/missing.json", "-o", out, NULL},
+                (const char *[]){"missing.json", NULL}, out);
+    usage_error("ab-filter",
+                (const char *[]){"ab", bin, bin, TINY, "--filter", "m=99", "-o", out, NULL},
+                (const char *[]){"no point of the sweep matches", NULL}, out);
+    usage_error("ab-set", (const char *[]){"ab", bin, bin, TINY, "--set", "m=x", "-o", out, NULL},
+                (const char *[]){"m=x", NULL}, out);
+}
+
+/* The ISO start time of the run in out/runs/<tag>. */
+static char *run_started(const char *out, const char *tag)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/runs/%s", out, tag);
+    cJSON *doc = load_result(dir);
+    char *s =
+        bench_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "started_at")));
+    assert_non_null(s);
+    cJSON_Delete(doc);
+    return s;
+}
+
+/* One build against itself, two rounds: ABBA order on disk, the pairs, the report files. */
+static void test_ab_end_to_end(void **state)
+{
+    (void)state;
+    char out[256];
+    in_base(out, sizeof out, "ab");
+    proc p;
+    start_bench(&p, "ab",
+                (const char *[]){"ab", LORE_BENCH_BIN, LORE_BENCH_BIN, TINY, "--filter", "m=8",
+                                 "--rounds", "2", "--fail-on-slowdown", "0.5", "-q", "-o", out,
+                                 NULL});
+    finish_bench(&p, 60);
+    exits(&p, 0); /* two pairs: inconclusive, and the interval is far too wide to fail a gate */
+    has(&p, p.out, "m=8");
+    has(&p, p.out, "inconclusive");
+    has(&p, p.out, "/ab.json");
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/ab.json", out);
+    char *text = slurp(path);
+    cJSON *doc = cJSON_Parse(text);
+    free(text);
+    assert_non_null(doc);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "schema")),
+                        "lore-bench-ab/1");
+    assert_double_equal(num_at(doc, "rounds_done", NULL), 2, 0);
+    const cJSON *pt = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "points"), 0);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pt, "id")), "m=8");
+    assert_double_equal(num_at(pt, "pairs", NULL), 2, 0);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pt, "verdict")),
+                        "inconclusive");
+    const cJSON *rounds = cJSON_GetObjectItemCaseSensitive(pt, "rounds");
+    assert_int_equal(cJSON_GetArraySize(rounds), 2);
+    for (int r = 0; r < 2; r++) {
+        const cJSON *ro = cJSON_GetArrayItem(rounds, r);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ro, "first")),
+                            r == 0 ? "old" : "new");
+        double o = num_at(ro, "old_p50_ns", NULL), n = num_at(ro, "new_p50_ns", NULL);
+        assert_true(o > 0 && n > 0);
+        assert_double_equal(num_at(ro, "ratio", NULL), n / o, 1e-12 * (n / o));
+    }
+    cJSON_Delete(doc);
+    snprintf(path, sizeof path, "%s/ab.md", out);
+    text = slurp(path);
+    assert_non_null(strstr(text, "| point |"));
+    assert_non_null(strstr(text, "`m=8`"));
+    free(text);
+
+    /* The runs really happened in A B | B A order (ISO times sort as strings). */
+    char *t[4] = {run_started(out, "r000-p000-old"), run_started(out, "r000-p000-new"),
+                  run_started(out, "r001-p000-new"), run_started(out, "r001-p000-old")};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(t[i], t[i + 1]) > 0)
+            fail_msg("run %d started at %s, after run %d at %s", i, t[i], i + 1, t[i + 1]);
+    for (int i = 0; i < 4; i++)
+        free(t[i]);
+    proc_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1578,6 +1869,11 @@ int main(void)
         cmocka_unit_test(test_ingest_not_a_store),
         cmocka_unit_test(test_run_ingest_workload),
         cmocka_unit_test(test_run_query_workload),
+        cmocka_unit_test(test_run_instructions_usage),
+        cmocka_unit_test(test_run_instructions),
+        cmocka_unit_test(test_ab_usage_errors),
+        cmocka_unit_test(test_ab_end_to_end),
+        cmocka_unit_test(test_gates_cli),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

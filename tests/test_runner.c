@@ -27,10 +27,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "ab.h"
+#include "instructions.h"
 #include "measure/clock.h"
 #include "runner.h"
 #include "scenario.h"
 #include "sweep.h"
+#include "test_util.h"
 #include "workload.h"
 
 /* ---- the probe workload ---------------------------------------------------- */
@@ -637,6 +640,385 @@ static void test_rss_peak_is_per_point(void **state)
 }
 
 /* A failed assertion may leave a stop request behind; no test inherits it. */
+/* ---- the instruction track (instructions.c) ------------------------------------ */
+
+#define CG_FIXTURES LORE_FIXTURES_DIR "/callgrind"
+
+static bench_callgrind_dump parse_fixture(const char *path)
+{
+    bench_err e = {{0}};
+    char *text = bench_read_file(path, NULL, &e);
+    if (!text)
+        fail_msg("%s", e.msg);
+    bench_callgrind_dump d;
+    if (bench_callgrind_parse(path, text, &d, &e) != 0)
+        fail_msg("%s", e.msg);
+    free(text);
+    return d;
+}
+
+static void test_callgrind_parse_point_dump(void **state)
+{
+    (void)state;
+    bench_callgrind_dump d = parse_fixture(CG_FIXTURES "/run/cg.21450.1");
+    assert_int_equal(d.ir, 281);
+    assert_string_equal(d.version, "3.19.0");
+    assert_int_equal(d.part, 1);
+    assert_string_equal(d.trigger, "Client Request: lore-bench point=0 ops=5");
+    /* The summary line is read but is not what the track uses (it says 0 here). */
+    assert_true(d.has_summary);
+    assert_int_equal(d.summary_ir, 0);
+    size_t pt = 99, ops = 99;
+    assert_int_equal(bench_callgrind_point_label(d.trigger, &pt, &ops), 0);
+    assert_int_equal(pt, 0);
+    assert_int_equal(ops, 5);
+
+    d = parse_fixture(CG_FIXTURES "/run/cg.21450");
+    assert_int_equal(d.ir, 0);
+    assert_int_equal(d.part, 2);
+    assert_string_equal(d.trigger, "Program termination");
+    assert_int_equal(bench_callgrind_point_label(d.trigger, &pt, &ops), -1);
+}
+
+static void test_callgrind_parse_picks_the_ir_column(void **state)
+{
+    (void)state;
+    bench_callgrind_dump d = parse_fixture(CG_FIXTURES "/cache_sim.dump");
+    assert_int_equal(d.ir, 189);
+    /* Synthetic: Ir in the second column. */
+    const char *text = "# callgrind format\nversion: 1\ncreator: callgrind-3.22.0\n"
+                       "events: Dr Ir Dw\nsummary: 1 2 3\n\nfn=(1) f\n0 7 11 13\n\n"
+                       "totals: 7 11 13\n";
+    bench_err e = {{0}};
+    assert_int_equal(bench_callgrind_parse("synthetic", text, &d, &e), 0);
+    assert_int_equal(d.ir, 11);
+    assert_int_equal(d.summary_ir, 2);
+    assert_string_equal(d.version, "3.22.0");
+    assert_int_equal(d.part, -1);
+    /* Large counts survive (no double on the way). */
+    const char *big = "# callgrind format\nevents: Ir\ntotals: 18446744073709551613\n";
+    assert_int_equal(bench_callgrind_parse("big", big, &d, &e), 0);
+    assert_true(d.ir == UINT64_C(18446744073709551613));
+}
+
+static void parse_fails(const char *text, const char *needle)
+{
+    bench_callgrind_dump d;
+    bench_err e = {{0}};
+    assert_int_equal(bench_callgrind_parse("dump.x", text, &d, &e), -1);
+    if (!strstr(e.msg, needle) || !strstr(e.msg, "dump.x"))
+        fail_msg("message '%s' lacks '%s' or the path", e.msg, needle);
+}
+
+static void test_callgrind_parse_rejects(void **state)
+{
+    (void)state;
+    bench_err e = {{0}};
+    char *truncated = bench_read_file(CG_FIXTURES "/broken/cg.100.1", NULL, &e);
+    assert_non_null(truncated);
+    parse_fails(truncated, "no totals line");
+    free(truncated);
+    parse_fails("", "not a callgrind dump");
+    parse_fails("hello\nevents: Ir\ntotals: 1\n", "not a callgrind dump");
+    parse_fails("# callgrind format\ntotals: 5\n", "totals before any events");
+    parse_fails("# callgrind format\nevents: Dr Dw\ntotals: 5 6\n", "do not include Ir");
+    parse_fails("# callgrind format\nevents: Dr Ir\ntotals: 5\n", "has no Ir value");
+    parse_fails("# callgrind format\nevents: Ir\ntotals: -5\n", "has no Ir value");
+    parse_fails("# callgrind format\nevents: Ir\ntotals: 5x\n", "has no Ir value");
+    parse_fails("# callgrind format\nevents: Ir\n", "no totals line");
+    parse_fails("# callgrind format\npart: x\nevents: Ir\ntotals: 1\n", "bad part number");
+}
+
+static void test_callgrind_point_labels(void **state)
+{
+    (void)state;
+    size_t pt = 0, ops = 0;
+    assert_int_equal(
+        bench_callgrind_point_label("Client Request: lore-bench point=12 ops=300", &pt, &ops), 0);
+    assert_int_equal(pt, 12);
+    assert_int_equal(ops, 300);
+    static const char *const bad[] = {
+        "Client Request: lore-bench point=1",
+        "Client Request: lore-bench point= ops=3",
+        "Client Request: lore-bench point=1 ops=",
+        "Client Request: lore-bench point=1 ops=3 extra",
+        "Client Request: other",
+        "Program termination",
+        "lore-bench point=1 ops=3",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (bench_callgrind_point_label(bad[i], &pt, &ops) != -1)
+            fail_msg("accepted '%s'", bad[i]);
+}
+
+/* A finished run of n points (ok or failed) as attach sees it, and its document. */
+static bench_run *fake_run(size_t n, const size_t *n_samples, const bool *ok, cJSON **doc)
+{
+    bench_run *run = calloc(1, sizeof *run);
+    assert_non_null(run);
+    run->points = calloc(n, sizeof *run->points);
+    assert_non_null(run->points);
+    run->n_points = n;
+    *doc = cJSON_CreateObject();
+    cJSON *points = cJSON_AddArrayToObject(*doc, "points");
+    assert_non_null(points);
+    for (size_t i = 0; i < n; i++) {
+        run->points[i].point = i;
+        run->points[i].ok = ok[i];
+        run->points[i].n_samples = n_samples[i];
+        cJSON *p = cJSON_CreateObject();
+        assert_non_null(p);
+        cJSON_AddItemToArray(points, p);
+    }
+    return run;
+}
+
+static void test_instructions_attach(void **state)
+{
+    (void)state;
+    cJSON *doc;
+    bench_err e = {{0}};
+    /* Point 0 measured 5 ops (the fixture's dump); point 1 failed, so it has no dump. */
+    bench_run *run = fake_run(2, (const size_t[]){5, 0}, (const bool[]){true, false}, &doc);
+    assert_int_equal(bench_instructions_attach_dir(doc, run, CG_FIXTURES "/run", &e), 0);
+    const cJSON *p0 = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "points"), 0);
+    const cJSON *in = cJSON_GetObjectItem(p0, "instructions");
+    assert_non_null(in);
+    assert_double_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(in, "per_op")), 281.0 / 5, 1e-12);
+    assert_double_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(in, "total")), 281, 0);
+    assert_double_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(in, "ops")), 5, 0);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(in, "tool")), "callgrind");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(in, "valgrind")), "3.19.0");
+    const cJSON *p1 = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "points"), 1);
+    assert_null(cJSON_GetObjectItem(p1, "instructions"));
+    const cJSON *m = cJSON_GetObjectItem(doc, "measurement");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(m, "mode")), "instructions");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(m, "wall_metrics_valid")));
+    assert_non_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(m, "policy")), "5 measured"));
+    cJSON_Delete(doc);
+    bench_run_free(run);
+
+    /* The dump counted 5 operations, the run says 6: refused. */
+    run = fake_run(1, (const size_t[]){6}, (const bool[]){true}, &doc);
+    assert_int_equal(bench_instructions_attach_dir(doc, run, CG_FIXTURES "/run", &e), -1);
+    assert_non_null(strstr(e.msg, "counts 5 operation(s), the run 6"));
+    cJSON_Delete(doc);
+    bench_run_free(run);
+
+    /* A finished point without a dump. */
+    run = fake_run(2, (const size_t[]){5, 5}, (const bool[]){true, true}, &doc);
+    assert_int_equal(bench_instructions_attach_dir(doc, run, CG_FIXTURES "/run", &e), -1);
+    assert_non_null(strstr(e.msg, "no callgrind dump for point 1"));
+    cJSON_Delete(doc);
+    bench_run_free(run);
+
+    /* A folder with a broken dump, one with no dumps (other files are not read), and one
+     * that does not exist. */
+    run = fake_run(1, (const size_t[]){5}, (const bool[]){true}, &doc);
+    assert_int_equal(bench_instructions_attach_dir(doc, run, CG_FIXTURES "/broken", &e), -1);
+    assert_non_null(strstr(e.msg, "broken/cg.100.1: no totals line"));
+    assert_int_equal(bench_instructions_attach_dir(doc, run, CG_FIXTURES, &e), -1);
+    assert_non_null(strstr(e.msg, "no callgrind dump for point 0"));
+    assert_int_equal(bench_instructions_attach_dir(doc, run, CG_FIXTURES "/none", &e), -1);
+    assert_non_null(strstr(e.msg, "/none"));
+    cJSON_Delete(doc);
+    bench_run_free(run);
+}
+
+/* The reduced policy measures exactly ops operations after one warm-up, and the callgrind
+ * brackets, no-ops outside valgrind, change nothing. */
+static void test_instructions_policy_and_brackets(void **state)
+{
+    (void)state;
+    bench_policy p = quick_policy(1000);
+    p.warmup_s = 5;
+    p.min_time_s = 3;
+    p.repetitions = 4;
+    bench_instructions_policy(&p, 7);
+    const bench_workload *noop = bench_workload_find("noop");
+    assert_non_null(noop);
+    bench_scenario s = make_scenario(noop, p);
+    bench_grid *g = make_grid(noop, NULL, 2);
+    bench_runner_use_callgrind(true);
+    bench_run *run = run_or_fail(&s, g, NULL);
+    bench_runner_use_callgrind(false);
+    assert_int_equal(run->n_points, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const bench_point_result *r = &run->points[i];
+        check_point_invariants(r);
+        assert_int_equal(r->n_warmup_ops, 1);
+        assert_int_equal(r->n_reps, 1);
+        assert_int_equal(r->n_samples, 7);
+        assert_string_equal(r->reps[0].stop_reason, "minimums_met");
+    }
+    bench_run_free(run);
+    bench_grid_free(g);
+    /* A real build is not a gate-validation build. */
+    assert_null(bench_runner_test_slowdown());
+}
+
+/* ---- ab's statistics (ab.c) -------------------------------------------------------- */
+
+static void test_ab_order_is_abba(void **state)
+{
+    (void)state;
+    char seq[17] = "";
+    for (size_t r = 0; r < 8; r++) {
+        strcat(seq, bench_ab_old_first(r) ? "A" : "B");
+        strcat(seq, bench_ab_old_first(r) ? "B" : "A");
+    }
+    assert_string_equal(seq, "ABBAABBAABBAABBA");
+}
+
+static void test_ab_t_quantile(void **state)
+{
+    (void)state;
+    /* Printed tables (two-sided 95% and 90%, one-sided 99%). */
+    assert_double_equal(bench_ab_t_quantile(0.975, 9), 2.262157, 2e-6);
+    assert_double_equal(bench_ab_t_quantile(0.975, 1), 12.706205, 2e-5);
+    assert_double_equal(bench_ab_t_quantile(0.975, 4), 2.776445, 2e-6);
+    assert_double_equal(bench_ab_t_quantile(0.95, 30), 1.697261, 2e-6);
+    assert_double_equal(bench_ab_t_quantile(0.99, 19), 2.539483, 2e-6);
+    assert_double_equal(bench_ab_t_quantile(0.975, 1e6), 1.959966, 2e-6);
+    assert_double_equal(bench_ab_t_quantile(0.025, 9), -2.262157, 2e-6);
+    assert_double_equal(bench_ab_t_quantile(0.5, 3), 0.0, 0);
+    assert_true(isnan(bench_ab_t_quantile(1.0, 3)));
+    assert_true(isnan(bench_ab_t_quantile(0.9, 0)));
+}
+
+static void test_ab_rank_tests(void **state)
+{
+    (void)state;
+    /* All ten positive: W+ is the maximum, P = 2 / 2^10. */
+    const double up[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    assert_double_equal(bench_ab_wilcoxon_p(up, 10), 2.0 / 1024, 1e-15);
+    assert_double_equal(bench_ab_sign_p(up, 10), 2.0 / 1024, 1e-15);
+    /* W- = 3: subsets of {1..5} summing to <= 3 are {}, 1, 2, 3, 1+2: P = 2 * 5/32. */
+    const double mixed[5] = {0.1, 0.2, -0.3, 0.4, 0.5};
+    assert_double_equal(bench_ab_wilcoxon_p(mixed, 5), 10.0 / 32, 1e-15);
+    /* Ties: ranks 1.5 1.5 3 4, W- = 3, doubled 3 3 6 8; sums <= 6: {}, 3, 3, 3+3, 6 -> 2*5/16. */
+    const double tied[4] = {1, 1, -2, 3};
+    assert_double_equal(bench_ab_wilcoxon_p(tied, 4), 10.0 / 16, 1e-15);
+    /* Zeros are dropped; all zero: no evidence at all. */
+    const double zeros[6] = {0, 0, 0.5, 0, 0.25, 0.125};
+    assert_double_equal(bench_ab_wilcoxon_p(zeros, 6), 2.0 / 8, 1e-15);
+    assert_double_equal(bench_ab_wilcoxon_p(zeros, 2), 1.0, 0);
+    /* Sign test: 9 of 10 positive, P = 2 (1 + 10) / 1024. */
+    const double nine[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, -10};
+    assert_double_equal(bench_ab_sign_p(nine, 10), 22.0 / 1024, 1e-15);
+    /* Wilcoxon weighs that the one negative is the largest: W- = 10, and 43 of the 1024 sign
+     * patterns have W- <= 10 (enumerated), so P = 86/1024: not significant where the sign
+     * test is. */
+    assert_double_equal(bench_ab_wilcoxon_p(nine, 10), 86.0 / 1024, 1e-15);
+    /* The symmetric middle caps at 1. */
+    const double mid[4] = {1, -2, -3, 4};
+    assert_double_equal(bench_ab_wilcoxon_p(mid, 4), 1.0, 0);
+    /* Large n takes the normal approximation: 300 positives is overwhelming. */
+    double many[300];
+    for (size_t i = 0; i < 300; i++)
+        many[i] = 1.0 + (double)i;
+    assert_true(bench_ab_wilcoxon_p(many, 300) < 1e-40);
+    assert_true(isnan(bench_ab_wilcoxon_p(many, 0)));
+}
+
+static void test_ab_stats_verdicts(void **state)
+{
+    (void)state;
+    bench_ab_opts o = bench_ab_default_opts();
+    assert_double_equal(o.min_effect, 0.02, 0);
+    bench_ab_stats st;
+
+    /* 10% slower with +-1% jitter: slower, the interval around 1.10. */
+    double slow[10];
+    for (size_t i = 0; i < 10; i++)
+        slow[i] = 1.10 * (1.0 + ((i % 3) - 1.0) * 0.01);
+    assert_int_equal(bench_ab_stats_compute(slow, 10, &o, &st), 0);
+    assert_int_equal(st.n, 10);
+    assert_int_equal(st.verdict, BENCH_AB_SLOWER);
+    assert_true(st.ci_lo > 1.08 && st.ci_hi < 1.12 && st.ci_lo < st.geomean &&
+                st.geomean < st.ci_hi);
+    assert_double_equal(st.p_wilcoxon, 2.0 / 1024, 1e-15);
+    assert_non_null(strstr(st.reason, "above"));
+
+    /* The mirror image: faster. */
+    double fast[10];
+    for (size_t i = 0; i < 10; i++)
+        fast[i] = 1.0 / slow[i];
+    assert_int_equal(bench_ab_stats_compute(fast, 10, &o, &st), 0);
+    assert_int_equal(st.verdict, BENCH_AB_FASTER);
+
+    /* Identical builds, tight: same; all exactly 1: interval [1, 1], p = 1. */
+    double same[8] = {1.002, 0.998, 1.001, 0.999, 1.0, 1.003, 0.997, 1.0};
+    assert_int_equal(bench_ab_stats_compute(same, 8, &o, &st), 0);
+    assert_int_equal(bench_ab_stats_compute(same, 8, &o, &st), 0);
+    assert_int_equal(st.verdict, BENCH_AB_SAME);
+    double ones[6] = {1, 1, 1, 1, 1, 1};
+    assert_int_equal(bench_ab_stats_compute(ones, 6, &o, &st), 0);
+    assert_int_equal(st.verdict, BENCH_AB_SAME);
+    assert_double_equal(st.ci_lo, 1.0, 1e-15);
+    assert_double_equal(st.ci_hi, 1.0, 1e-15);
+    assert_double_equal(st.p_wilcoxon, 1.0, 0);
+
+    /* Noisy: +-6% around 1: the interval straddles 1 +- 2%, inconclusive, never "same". */
+    double noisy[10] = {1.06, 0.94, 1.05, 0.95, 1.06, 0.94, 1.04, 0.96, 1.06, 0.95};
+    assert_int_equal(bench_ab_stats_compute(noisy, 10, &o, &st), 0);
+    assert_int_equal(st.verdict, BENCH_AB_INCONCLUSIVE);
+    assert_non_null(strstr(st.reason, "straddles"));
+
+    /* 20% slower on 5 rounds: the interval is past +2% but the exact test cannot reach
+     * p < 0.05 with 5 pairs (its minimum is 2/32): inconclusive, asking for rounds. */
+    double five[5] = {1.19, 1.21, 1.20, 1.22, 1.18};
+    assert_int_equal(bench_ab_stats_compute(five, 5, &o, &st), 0);
+    assert_int_equal(st.verdict, BENCH_AB_INCONCLUSIVE);
+    assert_non_null(strstr(st.reason, "more rounds"));
+
+    /* Two pairs: too few, whatever they say. */
+    assert_int_equal(bench_ab_stats_compute(slow, 2, &o, &st), 0);
+    assert_int_equal(st.verdict, BENCH_AB_INCONCLUSIVE);
+    assert_int_equal(st.n, 2);
+    assert_non_null(strstr(st.reason, "< 3"));
+    assert_int_equal(bench_ab_stats_compute(slow, 0, &o, &st), 0);
+    assert_int_equal(st.verdict, BENCH_AB_INCONCLUSIVE);
+    assert_true(isnan(st.geomean));
+
+    /* Unpaired rounds (NAN) are skipped; a ratio <= 0 is an error. */
+    double gaps[12];
+    memcpy(gaps, slow, sizeof slow);
+    gaps[10] = NAN;
+    gaps[11] = NAN;
+    bench_ab_stats with_gaps;
+    assert_int_equal(bench_ab_stats_compute(gaps, 12, &o, &with_gaps), 0);
+    assert_int_equal(bench_ab_stats_compute(slow, 10, &o, &st), 0);
+    assert_int_equal(with_gaps.n, 10);
+    assert_double_equal(with_gaps.geomean, st.geomean, 0);
+    double bad[3] = {1.0, 0.0, 1.0};
+    assert_int_equal(bench_ab_stats_compute(bad, 3, &o, &st), -1);
+}
+
+/* The interval against a hand computation: log ratios +-d around log 1.05 with a known sd. */
+static void test_ab_stats_interval(void **state)
+{
+    (void)state;
+    bench_ab_opts o = bench_ab_default_opts();
+    const double d = 0.01;
+    double r[10];
+    for (size_t i = 0; i < 10; i++)
+        r[i] = exp(log(1.05) + (i % 2 ? d : -d));
+    /* mean log 1.05; sd = d * sqrt(10/9); half = t(0.975, 9) * sd / sqrt(10). */
+    double half = 2.262157 * d * sqrt(10.0 / 9.0) / sqrt(10.0);
+    bench_ab_stats st;
+    assert_int_equal(bench_ab_stats_compute(r, 10, &o, &st), 0);
+    assert_double_equal(st.geomean, 1.05, 1e-12);
+    assert_double_equal(st.ci_lo, 1.05 * exp(-half), 1e-6);
+    assert_double_equal(st.ci_hi, 1.05 * exp(half), 1e-6);
+    assert_int_equal(st.verdict, BENCH_AB_SLOWER);
+    /* A wider level widens it. */
+    o.confidence = 0.99;
+    bench_ab_stats st99;
+    assert_int_equal(bench_ab_stats_compute(r, 10, &o, &st99), 0);
+    assert_true(st99.ci_lo < st.ci_lo && st99.ci_hi > st.ci_hi);
+}
+
 static int clear_stop(void **state)
 {
     (void)state;
@@ -662,6 +1044,17 @@ int main(void)
         RUNNER_TEST(test_stop_request_in_warm_up),
         RUNNER_TEST(test_stop_requested_before_the_run),
         RUNNER_TEST(test_rss_peak_is_per_point),
+        RUNNER_TEST(test_callgrind_parse_point_dump),
+        RUNNER_TEST(test_callgrind_parse_picks_the_ir_column),
+        RUNNER_TEST(test_callgrind_parse_rejects),
+        RUNNER_TEST(test_callgrind_point_labels),
+        RUNNER_TEST(test_instructions_attach),
+        RUNNER_TEST(test_instructions_policy_and_brackets),
+        RUNNER_TEST(test_ab_order_is_abba),
+        RUNNER_TEST(test_ab_t_quantile),
+        RUNNER_TEST(test_ab_rank_tests),
+        RUNNER_TEST(test_ab_stats_verdicts),
+        RUNNER_TEST(test_ab_stats_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,4 +36,33 @@ int bench_stats_summarize(const int64_t *samples, size_t n, bench_summary *out);
 /* True when sample value v lies outside s's Tukey fences. */
 int bench_stats_is_outlier(const bench_summary *s, int64_t v);
 
+/* ---- comparison statistics (compare.c, ab, calibrate-noise) ---- */
+
+/*
+ * Two-sided p-value of the Mann-Whitney U test of a (na values) against b (nb
+ * values): normal approximation with tie correction and continuity
+ * correction (exact enough from about 8 values a side). NAN when na or nb is 0.
+ */
+double bench_stats_mann_whitney_p(const double *a, size_t na, const double *b, size_t nb);
+
+/*
+ * Benjamini-Hochberg adjusted p-values (q-values) of n p-values; NAN inputs are
+ * left out of the ranking and give NAN. q may alias p.
+ */
+void bench_stats_bh_adjust(const double *p, size_t n, double *q);
+
+/*
+ * Percentile-bootstrap confidence interval (level conf, e.g. 0.95) of the
+ * ratio P(b)/P(a), P being the pct-percentile (0.5: median), resampling each
+ * side independently n_boot times with a seeded generator (same inputs, same
+ * interval). *ratio is the ratio on the full samples. Returns 0, or -1 (an
+ * empty side, a zero denominator, OOM).
+ */
+int bench_stats_bootstrap_ratio(const double *a, size_t na, const double *b, size_t nb,
+                                double pct, int n_boot, double conf, uint64_t seed,
+                                double *ratio, double *lo, double *hi);
+
+/* Median of n values (any order, not modified); NAN when n is 0 or on OOM. */
+double bench_stats_median(const double *x, size_t n);
+
 #endif
