@@ -8,12 +8,15 @@ LORE_BENCH = $(BUILD_DIR)/lore-bench
 # The default benchmark suite, in the order it runs.
 BENCH_SUITE ?= scenarios/smoke.json scenarios/overhead.json scenarios/calibration.json \
                scenarios/stream.json scenarios/embed_threads.json scenarios/nli_batch.json \
-               scenarios/search_smoke.json
+               scenarios/search_smoke.json scenarios/sql.json
+# About two minutes, for CI (scripts/ci-gate.sh).
+BENCH_QUICK_SUITE ?= scenarios/smoke.json scenarios/calibration.json \
+                     scenarios/search_smoke.json scenarios/sql.json
 BENCH_ARGS ?=
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test bench asan memcheck fuzz format clean
+.PHONY: all deps build test bench bench-quick print-quick-suite asan memcheck fuzz format clean
 
 all: build
 
@@ -28,11 +31,17 @@ build: deps
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
+# Runs the suite, judges gates against baselines/<machine class>/ when present,
+# writes a report per scenario and prints the verdict table (scripts/bench.sh).
 bench: build
-	@set -e; for s in $(BENCH_SUITE); do \
-		echo "== $$s"; \
-		$(LORE_BENCH) run $$s $(BENCH_ARGS); \
-	done
+	@scripts/bench.sh --bin $(LORE_BENCH) $(BENCH_ARGS) $(BENCH_SUITE)
+
+bench-quick: build
+	@scripts/bench.sh --bin $(LORE_BENCH) $(BENCH_ARGS) $(BENCH_QUICK_SUITE)
+
+# The quick suite's scenario files, for scripts/ci-gate.sh.
+print-quick-suite:
+	@echo $(BENCH_QUICK_SUITE)
 
 # Every test under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps

@@ -1329,6 +1329,10 @@ int bench_compare(const cJSON *base, const char *base_path, const cJSON *cand,
             x.scale = x.calib_cand / x.calib_base;
         }
     }
+    /* Timings taken under valgrind (run --instructions) mean nothing: no wall track then. */
+    if (cJSON_IsFalse(get(get(base, "measurement"), "wall_metrics_valid")) ||
+        cJSON_IsFalse(get(get(cand, "measurement"), "wall_metrics_valid")))
+        x.wall = false;
     if (side_load(base, &o, 1.0, &bs) != 0 || side_load(cand, &o, x.scale, &cs) != 0) {
         bench_err_set(e, "out of memory reading the points");
         goto done;

@@ -1842,6 +1842,8 @@ static void test_ab_end_to_end(void **state)
 
 int main(void)
 {
+    /* The runs these tests make are not the project's history. */
+    setenv("LORE_BENCH_NO_HISTORY", "1", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_arguments),
         cmocka_unit_test(test_unknown_command),
