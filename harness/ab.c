@@ -256,7 +256,7 @@ int bench_ab_stats_compute(const double *ratios, size_t n, const bench_ab_opts *
                            bench_ab_stats *out)
 {
     memset(out, 0, sizeof *out);
-    out->geomean = out->ci_lo = out->ci_hi = out->p_wilcoxon = out->p_sign = NAN;
+    out->median = out->ci_lo = out->ci_hi = out->p_wilcoxon = out->p_sign = NAN;
     out->verdict = BENCH_AB_INCONCLUSIVE;
     double *lr = malloc((n ? n : 1) * sizeof *lr);
     if (!lr)
@@ -278,56 +278,54 @@ int bench_ab_stats_compute(const double *ratios, size_t n, const bench_ab_opts *
         free(lr);
         return 0;
     }
-    double mean = 0.0;
-    for (size_t i = 0; i < m; i++)
-        mean += lr[i];
-    mean /= (double)m;
-    out->geomean = exp(mean);
+    /* The estimate is the median ratio and its interval the distribution-free
+     * one of the sign test (order statistics k+1 and m-k of the sorted log
+     * ratios): a process that lands in a slow state (on shared VMs one run in
+     * five or ten is 30-50% slower as a whole) moves one ratio far, which a
+     * mean and a t-interval follow and a median does not. */
+    qsort(lr, m, sizeof *lr, cmp_double);
+    out->median = exp(m % 2 ? lr[m / 2] : (lr[m / 2 - 1] + lr[m / 2]) / 2.0);
     out->p_wilcoxon = bench_ab_wilcoxon_p(lr, m);
     out->p_sign = bench_ab_sign_p(lr, m);
-    if (m < 3) {
-        if (m >= 2) {
-            double ss = 0.0;
-            for (size_t i = 0; i < m; i++)
-                ss += (lr[i] - mean) * (lr[i] - mean);
-            double half = bench_ab_t_quantile(0.5 + o->confidence / 2.0, (double)(m - 1)) *
-                          sqrt(ss / (double)(m - 1) / (double)m);
-            out->ci_lo = exp(mean - half);
-            out->ci_hi = exp(mean + half);
-        }
-        snprintf(out->reason, sizeof out->reason, "%zu paired round(s) < 3", m);
+    const double tail = (1.0 - o->confidence) / 2.0;
+    size_t k = 0;
+    bool have_ci = false;
+    while (k < m / 2 && binom_half_cdf(k, m) <= tail) {
+        have_ci = true;
+        k++;
+    }
+    if (!have_ci) {
+        snprintf(out->reason, sizeof out->reason,
+                 "%zu paired rounds: too few for a %.0f%% distribution-free interval", m,
+                 o->confidence * 100);
         free(lr);
         return 0;
     }
-    double ss = 0.0;
-    for (size_t i = 0; i < m; i++)
-        ss += (lr[i] - mean) * (lr[i] - mean);
-    double se = sqrt(ss / (double)(m - 1) / (double)m);
-    double half = bench_ab_t_quantile(0.5 + o->confidence / 2.0, (double)(m - 1)) * se;
-    out->ci_lo = exp(mean - half);
-    out->ci_hi = exp(mean + half);
+    /* binom_half_cdf(k - 1) <= tail: the interval runs from order statistic k to m-k+1. */
+    out->ci_lo = exp(lr[k - 1]);
+    out->ci_hi = exp(lr[m - k]);
     free(lr);
 
     const double lo_pct = (out->ci_lo - 1) * 100, hi_pct = (out->ci_hi - 1) * 100;
-    const bool significant = out->p_wilcoxon < o->alpha;
+    const bool significant = out->p_sign < o->alpha;
     if (out->ci_lo > 1.0 + me && significant) {
         out->verdict = BENCH_AB_SLOWER;
         snprintf(out->reason, sizeof out->reason,
-                 "CI [%+.2f%%, %+.2f%%] entirely above +%.1f%%, Wilcoxon p=%.3g", lo_pct, hi_pct,
-                 me * 100, out->p_wilcoxon);
+                 "CI [%+.2f%%, %+.2f%%] entirely above +%.1f%%, sign test p=%.3g", lo_pct, hi_pct,
+                 me * 100, out->p_sign);
     } else if (out->ci_hi < 1.0 - me && significant) {
         out->verdict = BENCH_AB_FASTER;
         snprintf(out->reason, sizeof out->reason,
-                 "CI [%+.2f%%, %+.2f%%] entirely below -%.1f%%, Wilcoxon p=%.3g", lo_pct, hi_pct,
-                 me * 100, out->p_wilcoxon);
+                 "CI [%+.2f%%, %+.2f%%] entirely below -%.1f%%, sign test p=%.3g", lo_pct, hi_pct,
+                 me * 100, out->p_sign);
     } else if (out->ci_lo >= 1.0 - me && out->ci_hi <= 1.0 + me) {
         out->verdict = BENCH_AB_SAME;
         snprintf(out->reason, sizeof out->reason, "CI [%+.2f%%, %+.2f%%] within +-%.1f%%", lo_pct,
                  hi_pct, me * 100);
     } else if (out->ci_lo > 1.0 + me || out->ci_hi < 1.0 - me) {
         snprintf(out->reason, sizeof out->reason,
-                 "CI [%+.2f%%, %+.2f%%] past +-%.1f%% but Wilcoxon p=%.3g >= %.3g (more rounds)",
-                 lo_pct, hi_pct, me * 100, out->p_wilcoxon, o->alpha);
+                 "CI [%+.2f%%, %+.2f%%] past +-%.1f%% but sign test p=%.3g >= %.3g (more rounds)",
+                 lo_pct, hi_pct, me * 100, out->p_sign, o->alpha);
     } else {
         snprintf(out->reason, sizeof out->reason,
                  "CI [%+.2f%%, %+.2f%%] straddles +-%.1f%% (more rounds, or a quieter machine)",
@@ -657,7 +655,7 @@ static void print_table(FILE *f, const ab_args *a, const ab_point *pts, size_t n
         char mo[32], mn[32], g[32], lo[32], hi[32], ci[80], pw[32];
         format_ns(median_of(p->p50[0], (size_t)a->rounds), mo, sizeof mo);
         format_ns(median_of(p->p50[1], (size_t)a->rounds), mn, sizeof mn);
-        pct(p->st.geomean, g, sizeof g);
+        pct(p->st.median, g, sizeof g);
         pct(p->st.ci_lo, lo, sizeof lo);
         pct(p->st.ci_hi, hi, sizeof hi);
         if (isnan(p->st.ci_lo))
@@ -690,27 +688,28 @@ static cJSON *ab_json(const ab_args *a, const ab_point *pts, size_t n_pts, size_
     cJSON *doc = cJSON_CreateObject();
     if (!doc)
         return NULL;
-    bool ok = cJSON_AddStringToObject(doc, "schema", AB_SCHEMA) &&
-              cJSON_AddStringToObject(doc, "old_bin", a->bin[0]) &&
-              cJSON_AddStringToObject(doc, "new_bin", a->bin[1]) &&
-              cJSON_AddStringToObject(doc, "scenario", a->scenario) &&
-              cJSON_AddNumberToObject(doc, "rounds", (double)a->rounds) &&
-              cJSON_AddNumberToObject(doc, "rounds_done", (double)rounds_done) &&
-              cJSON_AddBoolToObject(doc, "complete", !interrupted) &&
-              cJSON_AddStringToObject(doc, "started_at", started) &&
-              cJSON_AddStringToObject(doc, "finished_at", finished) &&
-              cJSON_AddStringToObject(
-                  doc, "order",
-                  "rounds outer, points inner; one point per invocation; old first in even "
-                  "rounds, new first in odd rounds (A B | B A | A B ...)") &&
-              cJSON_AddStringToObject(
-                  doc, "statistic",
-                  "per round: ratio = new p50 / old p50 of operation latency; geometric mean "
-                  "with a Student-t interval on log ratios; exact Wilcoxon signed-rank and sign "
-                  "tests on log ratios") &&
-              cJSON_AddNumberToObject(doc, "min_effect", a->opts.min_effect) &&
-              cJSON_AddNumberToObject(doc, "confidence", a->opts.confidence) &&
-              cJSON_AddNumberToObject(doc, "alpha", a->opts.alpha);
+    bool ok =
+        cJSON_AddStringToObject(doc, "schema", AB_SCHEMA) &&
+        cJSON_AddStringToObject(doc, "old_bin", a->bin[0]) &&
+        cJSON_AddStringToObject(doc, "new_bin", a->bin[1]) &&
+        cJSON_AddStringToObject(doc, "scenario", a->scenario) &&
+        cJSON_AddNumberToObject(doc, "rounds", (double)a->rounds) &&
+        cJSON_AddNumberToObject(doc, "rounds_done", (double)rounds_done) &&
+        cJSON_AddBoolToObject(doc, "complete", !interrupted) &&
+        cJSON_AddStringToObject(doc, "started_at", started) &&
+        cJSON_AddStringToObject(doc, "finished_at", finished) &&
+        cJSON_AddStringToObject(
+            doc, "order",
+            "rounds outer, points inner; one point per invocation; old first in even "
+            "rounds, new first in odd rounds (A B | B A | A B ...)") &&
+        cJSON_AddStringToObject(
+            doc, "statistic",
+            "per round: ratio = new p50 / old p50 of operation latency; the median ratio "
+            "with the sign test's distribution-free interval; exact sign and Wilcoxon signed-rank "
+            "tests on log ratios") &&
+        cJSON_AddNumberToObject(doc, "min_effect", a->opts.min_effect) &&
+        cJSON_AddNumberToObject(doc, "confidence", a->opts.confidence) &&
+        cJSON_AddNumberToObject(doc, "alpha", a->opts.alpha);
     cJSON *sets = ok ? cJSON_AddArrayToObject(doc, "set") : NULL;
     cJSON *filters = sets ? cJSON_AddArrayToObject(doc, "filter") : NULL;
     ok = ok && filters;
@@ -731,7 +730,7 @@ static cJSON *ab_json(const ab_args *a, const ab_point *pts, size_t n_pts, size_
         ok = ok && cJSON_AddStringToObject(o, "id", p->id) &&
              cJSON_AddNumberToObject(o, "index", (double)p->index) &&
              cJSON_AddNumberToObject(o, "pairs", (double)p->st.n) &&
-             cJSON_AddItemToObject(o, "geomean_ratio", number_or_null(p->st.geomean)) &&
+             cJSON_AddItemToObject(o, "median_ratio", number_or_null(p->st.median)) &&
              cJSON_AddItemToObject(o, "ci_lo", number_or_null(p->st.ci_lo)) &&
              cJSON_AddItemToObject(o, "ci_hi", number_or_null(p->st.ci_hi)) &&
              cJSON_AddItemToObject(o, "p_wilcoxon", number_or_null(p->st.p_wilcoxon)) &&
@@ -789,8 +788,8 @@ static int write_outputs(const char *dir, const ab_args *a, const ab_point *pts,
     }
     fprintf(mf,
             "# A/B: %s\n\n- old: `%s`\n- new: `%s`\n- rounds: %zu of %ld%s, one point per "
-            "invocation, ABBA order\n- ratio: new/old median latency per round; geometric "
-            "mean, %.0f%% Student-t interval on log ratios, exact Wilcoxon signed-rank p; "
+            "invocation, ABBA order\n- ratio: new/old median latency per round; the median "
+            "ratio with the sign test's %.0f%% distribution-free interval and exact sign-test p; "
             "minimum effect %.1f%%\n\n",
             a->scenario, a->bin[0], a->bin[1], rounds_done, a->rounds,
             interrupted ? " (interrupted)" : "", a->opts.confidence * 100,

@@ -17,20 +17,24 @@
  * Statistic. For each point and round r: ratio_r = p50_new / p50_old, the
  * ratio of the two invocations' median operation latency (> 1: the new build
  * is slower). Over the rounds where both sides measured:
- *   - the geometric mean of the ratios, with a Student-t confidence interval
- *     computed on log ratios (mean +- t(conf, n-1) * sd / sqrt(n)) and
- *     exponentiated: ratios multiply, and log ratios of a noisy machine are
- *     close to symmetric;
- *   - the exact two-sided Wilcoxon signed-rank p-value of the log ratios
- *     against 0 (average ranks for ties, zeros dropped; the normal
- *     approximation above 200 pairs), and the exact sign test;
+ *   - the median of the ratios, with the sign test's distribution-free
+ *     interval (order statistics k+1 and n-k of the sorted ratios, k the
+ *     largest count with 2 P(Bin(n, 1/2) <= k) <= 1 - conf; at 95%: 6 rounds
+ *     give the range, 12 drop the two lowest and highest). A mean with a
+ *     t-interval was tried first: on shared VMs a process lands now and then
+ *     in a state 30-50% slower as a whole, one such round swung the mean by
+ *     5-10% and the interval to +-30%, and a real 10% slowdown came out
+ *     inconclusive 4 times in 10; the median ignores such rounds;
+ *   - the exact two-sided sign test and Wilcoxon signed-rank p-values of the
+ *     log ratios against 0 (Wilcoxon: average ranks for ties, zeros dropped;
+ *     the normal approximation above 200 pairs);
  *   - a verdict with a minimum effect m (--min-effect, default 0.02):
- *       slower        the whole CI above 1 + m and Wilcoxon p < alpha (0.05)
- *       faster        the whole CI below 1 - m and Wilcoxon p < alpha
+ *       slower        the whole CI above 1 + m and sign-test p < alpha (0.05)
+ *       faster        the whole CI below 1 - m and sign-test p < alpha
  *       same          the whole CI inside [1 - m, 1 + m]
- *       inconclusive  anything else (the CI straddles 1 +- m, fewer than 3
- *                     pairs, or a CI past m without p < alpha; with the exact
- *                     test, p < 0.05 needs at least 6 pairs)
+ *       inconclusive  anything else (the CI straddles 1 +- m, too few pairs
+ *                     for the interval (6 at 95%), or a CI past m without
+ *                     p < alpha)
  *
  * Output: a table on stdout, ab.json and ab.md in the output folder (default
  * results/ab-<time>), and each invocation's result and log under runs/. Exit
@@ -67,11 +71,12 @@ typedef struct bench_ab_opts {
 bench_ab_opts bench_ab_default_opts(void);
 
 typedef struct bench_ab_stats {
-    size_t n;            /* pairs used */
-    double geomean;      /* geometric mean of the ratios; NAN when n == 0 */
-    double ci_lo, ci_hi; /* confidence interval of geomean; NAN when n < 2 */
-    double p_wilcoxon;   /* two-sided; 1 when every log ratio is 0; NAN when n == 0 */
-    double p_sign;       /* two-sided exact sign test, same conventions */
+    size_t n;      /* pairs used */
+    double median; /* median of the ratios; NAN when n == 0 */
+    double ci_lo,
+        ci_hi; /* distribution-free (sign test) interval of the median; NAN when too few rounds */
+    double p_wilcoxon; /* two-sided; 1 when every log ratio is 0; NAN when n == 0 */
+    double p_sign;     /* two-sided exact sign test, same conventions */
     bench_ab_verdict verdict;
     char reason[192];
 } bench_ab_stats;

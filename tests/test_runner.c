@@ -935,8 +935,7 @@ static void test_ab_stats_verdicts(void **state)
     assert_int_equal(bench_ab_stats_compute(slow, 10, &o, &st), 0);
     assert_int_equal(st.n, 10);
     assert_int_equal(st.verdict, BENCH_AB_SLOWER);
-    assert_true(st.ci_lo > 1.08 && st.ci_hi < 1.12 && st.ci_lo < st.geomean &&
-                st.geomean < st.ci_hi);
+    assert_true(st.ci_lo > 1.08 && st.ci_hi < 1.12 && st.ci_lo < st.median && st.median < st.ci_hi);
     assert_double_equal(st.p_wilcoxon, 2.0 / 1024, 1e-15);
     assert_non_null(strstr(st.reason, "above"));
 
@@ -965,21 +964,29 @@ static void test_ab_stats_verdicts(void **state)
     assert_int_equal(st.verdict, BENCH_AB_INCONCLUSIVE);
     assert_non_null(strstr(st.reason, "straddles"));
 
-    /* 20% slower on 5 rounds: the interval is past +2% but the exact test cannot reach
-     * p < 0.05 with 5 pairs (its minimum is 2/32): inconclusive, asking for rounds. */
+    /* 20% slower on 5 rounds: no 95% distribution-free interval exists with 5 pairs
+     * (2 P(Bin(5, 1/2) = 0) = 1/16 > 0.05): inconclusive, saying so. */
     double five[5] = {1.19, 1.21, 1.20, 1.22, 1.18};
     assert_int_equal(bench_ab_stats_compute(five, 5, &o, &st), 0);
     assert_int_equal(st.verdict, BENCH_AB_INCONCLUSIVE);
-    assert_non_null(strstr(st.reason, "more rounds"));
+    assert_non_null(strstr(st.reason, "too few"));
 
     /* Two pairs: too few, whatever they say. */
     assert_int_equal(bench_ab_stats_compute(slow, 2, &o, &st), 0);
     assert_int_equal(st.verdict, BENCH_AB_INCONCLUSIVE);
     assert_int_equal(st.n, 2);
-    assert_non_null(strstr(st.reason, "< 3"));
+    assert_non_null(strstr(st.reason, "too few"));
+
+    /* 10% slower in 10 of 12 rounds, two rounds where one process ran in a slow
+     * state (ratios 0.7 and 1.5): the median and its interval ignore them. */
+    double state_shift[12] = {1.10, 1.09, 0.70, 1.10, 1.11, 1.10,
+                              1.50, 1.10, 1.09, 1.11, 1.10, 1.10};
+    assert_int_equal(bench_ab_stats_compute(state_shift, 12, &o, &st), 0);
+    assert_int_equal(st.verdict, BENCH_AB_SLOWER);
+    assert_true(st.ci_lo >= 1.09 && st.ci_hi <= 1.11);
     assert_int_equal(bench_ab_stats_compute(slow, 0, &o, &st), 0);
     assert_int_equal(st.verdict, BENCH_AB_INCONCLUSIVE);
-    assert_true(isnan(st.geomean));
+    assert_true(isnan(st.median));
 
     /* Unpaired rounds (NAN) are skipped; a ratio <= 0 is an error. */
     double gaps[12];
@@ -990,27 +997,26 @@ static void test_ab_stats_verdicts(void **state)
     assert_int_equal(bench_ab_stats_compute(gaps, 12, &o, &with_gaps), 0);
     assert_int_equal(bench_ab_stats_compute(slow, 10, &o, &st), 0);
     assert_int_equal(with_gaps.n, 10);
-    assert_double_equal(with_gaps.geomean, st.geomean, 0);
+    assert_double_equal(with_gaps.median, st.median, 0);
     double bad[3] = {1.0, 0.0, 1.0};
     assert_int_equal(bench_ab_stats_compute(bad, 3, &o, &st), -1);
 }
 
-/* The interval against a hand computation: log ratios +-d around log 1.05 with a known sd. */
+/* The interval against a hand computation: the sign test's order statistics. */
 static void test_ab_stats_interval(void **state)
 {
     (void)state;
     bench_ab_opts o = bench_ab_default_opts();
-    const double d = 0.01;
     double r[10];
     for (size_t i = 0; i < 10; i++)
-        r[i] = exp(log(1.05) + (i % 2 ? d : -d));
-    /* mean log 1.05; sd = d * sqrt(10/9); half = t(0.975, 9) * sd / sqrt(10). */
-    double half = 2.262157 * d * sqrt(10.0 / 9.0) / sqrt(10.0);
+        r[i] = 1.05 + 0.001 * (double)((i * 7) % 10); /* 1.050 .. 1.059, shuffled */
+    /* n = 10 at 95%: 2 P(Bin(10, 1/2) <= 1) = 22/1024 <= 0.05 < 2 P(<= 2) = 112/1024,
+     * so the interval runs from the 2nd smallest to the 2nd largest ratio. */
     bench_ab_stats st;
     assert_int_equal(bench_ab_stats_compute(r, 10, &o, &st), 0);
-    assert_double_equal(st.geomean, 1.05, 1e-12);
-    assert_double_equal(st.ci_lo, 1.05 * exp(-half), 1e-6);
-    assert_double_equal(st.ci_hi, 1.05 * exp(half), 1e-6);
+    assert_double_equal(st.median, sqrt(1.054 * 1.055), 1e-12);
+    assert_double_equal(st.ci_lo, 1.051, 1e-12);
+    assert_double_equal(st.ci_hi, 1.058, 1e-12);
     assert_int_equal(st.verdict, BENCH_AB_SLOWER);
     /* A wider level widens it. */
     o.confidence = 0.99;
