@@ -895,7 +895,8 @@ int bench_ab_main(int argc, char **argv)
                 interrupted |= ab_stop != 0;
                 if (isnan(p->p50[side][r]) && !interrupted) {
                     p->n_failed[side]++;
-                    snprintf(p->last_error[side], sizeof p->last_error[side], "%s", err);
+                    snprintf(p->last_error[side], sizeof p->last_error[side], "%.*s",
+                             (int)sizeof p->last_error[side] - 1, err);
                     fprintf(stderr, "lore-bench ab: round %zu, %s, %s build: %s\n", r + 1, p->id,
                             side ? "new" : "old", err);
                 }

@@ -178,23 +178,6 @@ bench_compare_opts bench_compare_default_opts(void)
 
 /* ---- JSON helpers ----------------------------------------------------------- */
 
-static const cJSON *get(const cJSON *o, const char *key)
-{
-    return o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-}
-
-static const char *get_str(const cJSON *o, const char *key)
-{
-    const cJSON *v = get(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double get_num(const cJSON *o, const char *key)
-{
-    const cJSON *v = get(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
 /* ---- machine class ------------------------------------------------------------- */
 
 /* Appends the lower-case alphanumeric words of text, '-'-joined, to buf. */
@@ -217,11 +200,11 @@ static void slug_append(char *buf, size_t size, const char *text)
 
 int bench_machine_class(const cJSON *result, char *buf, size_t size, bench_err *e)
 {
-    const cJSON *host = get(result, "host");
-    const char *model = get_str(get(host, "cpu"), "model");
-    double cores = get_num(get(host, "cpu"), "cores");
-    double mem = get_num(host, "memory_bytes");
-    const char *core = get_str(get(host, "blas"), "core");
+    const cJSON *host = bench_json_get(result, "host");
+    const char *model = bench_json_str(bench_json_get(host, "cpu"), "model");
+    double cores = bench_json_num(bench_json_get(host, "cpu"), "cores");
+    double mem = bench_json_num(host, "memory_bytes");
+    const char *core = bench_json_str(bench_json_get(host, "blas"), "core");
     if (!model)
         return bench_err_set(e, "$.host.cpu.model: missing (needed for the machine class)");
     if (!(cores >= 1))
@@ -269,7 +252,7 @@ static double floor_value(const cJSON *v)
     if (cJSON_IsNumber(v))
         return v->valuedouble;
     if (cJSON_IsObject(v))
-        return get_num(v, "floor");
+        return bench_json_num(v, "floor");
     return NAN;
 }
 
@@ -295,7 +278,7 @@ static int check_floors(const cJSON *o, const char *path, const char *where, ben
 static int check_scope(const cJSON *scope, const char *path, const char *where, bench_err *e)
 {
     char at[512];
-    const cJSON *pts = get(scope, "points");
+    const cJSON *pts = bench_json_get(scope, "points");
     if (pts && !cJSON_IsObject(pts))
         return bench_err_set(e, "%s: %s.points: must be an object of point ids", path, where);
     const cJSON *p;
@@ -306,7 +289,7 @@ static int check_scope(const cJSON *scope, const char *path, const char *where, 
             return -1;
     }
     snprintf(at, sizeof at, "%s.metrics", where);
-    return check_floors(get(scope, "metrics"), path, at, e);
+    return check_floors(bench_json_get(scope, "metrics"), path, at, e);
 }
 
 /* Checks a noise document against the shape in compare.h and the scenario. */
@@ -314,7 +297,7 @@ static int check_noise(const cJSON *noise, const char *path, const char *scenari
 {
     if (!cJSON_IsObject(noise))
         return bench_err_set(e, "%s: $: a noise file must be a JSON object", path);
-    const cJSON *scs = get(noise, "scenarios");
+    const cJSON *scs = bench_json_get(noise, "scenarios");
     if (scs) {
         if (!cJSON_IsObject(scs))
             return bench_err_set(e, "%s: $.scenarios: must be an object of scenario names", path);
@@ -328,11 +311,11 @@ static int check_noise(const cJSON *noise, const char *path, const char *scenari
         }
         return 0;
     }
-    const char *name = get_str(noise, "scenario");
+    const char *name = bench_json_str(noise, "scenario");
     if (name && scenario && strcmp(name, scenario) != 0)
         return bench_err_set(e, "%s: $.scenario: floors of '%s', comparing scenario '%s'", path,
                              name, scenario);
-    if (!get(noise, "points") && !get(noise, "metrics"))
+    if (!bench_json_get(noise, "points") && !bench_json_get(noise, "metrics"))
         return bench_err_set(e, "%s: $: no \"points\" or \"metrics\" floors in it", path);
     return check_scope(noise, path, "$", e);
 }
@@ -343,13 +326,14 @@ static double noise_floor(const cJSON *noise, const char *scenario, const char *
     if (!noise)
         return NAN;
     const cJSON *scope = noise;
-    const cJSON *scs = get(noise, "scenarios");
+    const cJSON *scs = bench_json_get(noise, "scenarios");
     if (scs)
-        scope = get(scs, scenario);
-    double f = floor_value(get(get(get(scope, "points"), point), metric));
+        scope = bench_json_get(scs, scenario);
+    double f =
+        floor_value(bench_json_get(bench_json_get(bench_json_get(scope, "points"), point), metric));
     if (!isnan(f))
         return f;
-    return floor_value(get(get(scope, "metrics"), metric));
+    return floor_value(bench_json_get(bench_json_get(scope, "metrics"), metric));
 }
 
 /* ---- the points of one side ----------------------------------------------------- */
@@ -440,7 +424,7 @@ static void side_free(side *s)
 /* Reads the points of doc; lat_scale multiplies every latency. Returns 0 or -1 (OOM). */
 static int side_load(const cJSON *doc, const bench_compare_opts *o, double lat_scale, side *s)
 {
-    const cJSON *points = get(doc, "points");
+    const cJSON *points = bench_json_get(doc, "points");
     size_t n = (size_t)cJSON_GetArraySize(points);
     s->pts = calloc(n ? n : 1, sizeof *s->pts);
     if (!s->pts)
@@ -452,35 +436,36 @@ static int side_load(const cJSON *doc, const bench_compare_opts *o, double lat_s
     {
         side_point *p = &s->pts[i++];
         p->j = pj;
-        p->id = get_str(pj, "id");
+        p->id = bench_json_str(pj, "id");
         if (!p->id)
             p->id = "?";
         p->match = -1;
         p->rate = NAN;
         p->recall = NAN;
-        const char *status = get_str(pj, "status");
+        const char *status = bench_json_str(pj, "status");
         p->ok = status && strcmp(status, "ok") == 0;
-        p->error = get_str(pj, "error");
-        p->key = params_key(get(pj, "params"), o, false);
-        p->group = params_key(get(pj, "params"), o, true);
+        p->error = bench_json_str(pj, "error");
+        p->key = params_key(bench_json_get(pj, "params"), o, false);
+        p->group = params_key(bench_json_get(pj, "params"), o, true);
         if (!p->key || !p->group)
             return -1;
-        p->items_per_op = get_num(pj, "items_per_op");
+        p->items_per_op = bench_json_num(pj, "items_per_op");
         if (!(p->items_per_op > 0))
             p->items_per_op = 1;
-        p->item_unit = get_str(pj, "item_unit");
+        p->item_unit = bench_json_str(pj, "item_unit");
         if (!p->item_unit)
             p->item_unit = "item";
         const cJSON *m;
-        cJSON_ArrayForEach(m, get(pj, "metrics"))
+        cJSON_ArrayForEach(m, bench_json_get(pj, "metrics"))
         {
-            if (strncmp(m->string, "recall", 6) == 0 && cJSON_IsNumber(get(m, "value"))) {
+            if (strncmp(m->string, "recall", 6) == 0 &&
+                cJSON_IsNumber(bench_json_get(m, "value"))) {
                 p->recall_name = m->string;
-                p->recall = get_num(m, "value");
+                p->recall = bench_json_num(m, "value");
                 break;
             }
         }
-        const cJSON *samples = get(pj, "samples_ns");
+        const cJSON *samples = bench_json_get(pj, "samples_ns");
         size_t ns = (size_t)cJSON_GetArraySize(samples);
         if (!p->ok || ns == 0)
             continue;
@@ -787,8 +772,9 @@ static bench_better parse_better(const char *s)
 static double mix_tolerance(cctx *x, const side_point *b, const side_point *c)
 {
     double tol = x->o->work_tolerance;
-    double nb = get_num(b->j, "n_samples"), nc = get_num(c->j, "n_samples");
-    double wb = get_num(get(b->j, "warmup"), "ops"), wc = get_num(get(c->j, "warmup"), "ops");
+    double nb = bench_json_num(b->j, "n_samples"), nc = bench_json_num(c->j, "n_samples");
+    double wb = bench_json_num(bench_json_get(b->j, "warmup"), "ops"),
+           wc = bench_json_num(bench_json_get(c->j, "warmup"), "ops");
     if (isnan(nb))
         nb = (double)b->n;
     if (isnan(nc))
@@ -810,8 +796,8 @@ static void note_mix(const cctx *x, bench_metric_cmp *m)
 
 static void compare_instructions(cctx *x, const side_point *b, const side_point *c)
 {
-    double vb = get_num(get(b->j, "instructions"), "per_op");
-    double vc = get_num(get(c->j, "instructions"), "per_op");
+    double vb = bench_json_num(bench_json_get(b->j, "instructions"), "per_op");
+    double vc = bench_json_num(bench_json_get(c->j, "instructions"), "per_op");
     if (isnan(vb) && isnan(vc))
         return;
     if (isnan(vb) || isnan(vc)) {
@@ -831,15 +817,15 @@ static void compare_instructions(cctx *x, const side_point *b, const side_point 
 
 static void compare_metrics(cctx *x, const side_point *b, const side_point *c)
 {
-    const cJSON *mb = get(b->j, "metrics"), *mc = get(c->j, "metrics");
+    const cJSON *mb = bench_json_get(b->j, "metrics"), *mc = bench_json_get(c->j, "metrics");
     const cJSON *m;
     cJSON_ArrayForEach(m, mc)
     {
-        const char *unit = get_str(m, "unit");
-        bench_better better = parse_better(get_str(m, "better"));
+        const char *unit = bench_json_str(m, "unit");
+        bench_better better = parse_better(bench_json_str(m, "better"));
         bench_track track = bench_metric_track(m->string, unit);
-        const cJSON *bm = get(mb, m->string);
-        double vb = get_num(bm, "value"), vc = get_num(m, "value");
+        const cJSON *bm = bench_json_get(mb, m->string);
+        double vb = bench_json_num(bm, "value"), vc = bench_json_num(m, "value");
         bool wall = track == BENCH_TRACK_WALL;
         bool rate = wall && unit && is_rate_unit(unit);
         if (wall && (!x->wall || (x->norm && !rate)))
@@ -885,33 +871,34 @@ static void compare_metrics(cctx *x, const side_point *b, const side_point *c)
     }
     cJSON_ArrayForEach(m, mb)
     {
-        if (!get(mc, m->string) &&
-            !(bench_metric_track(m->string, get_str(m, "unit")) == BENCH_TRACK_WALL && x->norm))
-            missing(x, c->id, m->string, bench_metric_track(m->string, get_str(m, "unit")),
+        if (!bench_json_get(mc, m->string) &&
+            !(bench_metric_track(m->string, bench_json_str(m, "unit")) == BENCH_TRACK_WALL &&
+              x->norm))
+            missing(x, c->id, m->string, bench_metric_track(m->string, bench_json_str(m, "unit")),
                     "only in the baseline%s", "");
     }
 }
 
 static double counter_per_op(const cJSON *k, const side_point *p)
 {
-    double v = get_num(k, "per_op");
+    double v = bench_json_num(k, "per_op");
     if (!isnan(v))
         return v;
-    const cJSON *samples = get(p->j, "samples_ns");
+    const cJSON *samples = bench_json_get(p->j, "samples_ns");
     int n = cJSON_GetArraySize(samples);
-    return n > 0 ? get_num(k, "value") / n : NAN;
+    return n > 0 ? bench_json_num(k, "value") / n : NAN;
 }
 
 static void compare_counters(cctx *x, const side_point *b, const side_point *c)
 {
-    const cJSON *cb = get(b->j, "counters"), *cc = get(c->j, "counters");
+    const cJSON *cb = bench_json_get(b->j, "counters"), *cc = bench_json_get(c->j, "counters");
     const cJSON *k;
     char name[96], why[192];
     cJSON_ArrayForEach(k, cc)
     {
-        const cJSON *kb = get(cb, k->string);
-        bool avail_c = cJSON_IsTrue(get(k, "available")),
-             avail_b = cJSON_IsTrue(get(kb, "available"));
+        const cJSON *kb = bench_json_get(cb, k->string);
+        bool avail_c = cJSON_IsTrue(bench_json_get(k, "available")),
+             avail_b = cJSON_IsTrue(bench_json_get(kb, "available"));
         bool hw = strncmp(k->string, "sde:::", 6) != 0;
         snprintf(name, sizeof name, "counter:%s", k->string);
         if (!avail_b && !avail_c)
@@ -919,7 +906,7 @@ static void compare_counters(cctx *x, const side_point *b, const side_point *c)
         if (hw && x->norm)
             continue; /* another machine's hardware events */
         if (!avail_b || !avail_c) {
-            const char *r = get_str(avail_b ? k : kb, "reason");
+            const char *r = bench_json_str(avail_b ? k : kb, "reason");
             snprintf(why, sizeof why, "not measured in the %s%s%s",
                      avail_b ? "candidate" : "baseline", r ? ": " : "", r ? r : "");
             missing(x, c->id, name, BENCH_TRACK_WORK, "%s", why);
@@ -946,7 +933,7 @@ static void compare_counters(cctx *x, const side_point *b, const side_point *c)
     }
     cJSON_ArrayForEach(k, cb)
     {
-        if (!get(cc, k->string) && cJSON_IsTrue(get(k, "available")) &&
+        if (!bench_json_get(cc, k->string) && cJSON_IsTrue(bench_json_get(k, "available")) &&
             !(x->norm && strncmp(k->string, "sde:::", 6) != 0)) {
             snprintf(name, sizeof name, "counter:%s", k->string);
             missing(x, c->id, name, BENCH_TRACK_WORK, "only in the baseline%s", "");
@@ -973,8 +960,8 @@ static void compare_point(cctx *x, const side_point *b, const side_point *c)
     compare_instructions(x, b, c);
     compare_metrics(x, b, c);
     compare_counters(x, b, c);
-    double rb = get_num(get(b->j, "rss"), "peak_bytes"),
-           rc = get_num(get(c->j, "rss"), "peak_bytes");
+    double rb = bench_json_num(bench_json_get(b->j, "rss"), "peak_bytes"),
+           rc = bench_json_num(bench_json_get(c->j, "rss"), "peak_bytes");
     if (!isnan(rb) && !isnan(rc) && rb > 0) {
         bench_metric_cmp *m =
             new_item(x, c->id, "rss_peak_bytes", "bytes", BENCH_TRACK_WORK, BENCH_BETTER_LOWER);
@@ -1010,7 +997,7 @@ static void params_text(const side *s, const side_point *p, const bench_compare_
     buf[0] = '\0';
     size_t len = 0;
     const cJSON *v;
-    cJSON_ArrayForEach(v, get(p->j, "params"))
+    cJSON_ArrayForEach(v, bench_json_get(p->j, "params"))
     {
         bool knob = in_list(v->string, search_knobs, sizeof search_knobs / sizeof search_knobs[0]);
         if (knob != knobs || in_list(v->string, o->ignore_params, o->n_ignore))
@@ -1021,7 +1008,8 @@ static void params_text(const side *s, const side_point *p, const bench_compare_
             bool varies = false;
             char *mine = cJSON_PrintUnformatted(v);
             for (size_t i = 0; i < s->n && mine && !varies; i++) {
-                char *other = cJSON_PrintUnformatted(get(get(s->pts[i].j, "params"), v->string));
+                char *other = cJSON_PrintUnformatted(
+                    bench_json_get(bench_json_get(s->pts[i].j, "params"), v->string));
                 varies = !other || strcmp(other, mine) != 0;
                 free(other);
             }
@@ -1254,10 +1242,10 @@ static void first_difference(const cJSON *a, const cJSON *b, char *buf, size_t s
 {
     buf[0] = '\0';
     const cJSON *v;
-    cJSON_ArrayForEach(v, get(a, "params"))
+    cJSON_ArrayForEach(v, bench_json_get(a, "params"))
     {
         char *x = cJSON_PrintUnformatted(v);
-        char *y = cJSON_PrintUnformatted(get(get(b, "params"), v->string));
+        char *y = cJSON_PrintUnformatted(bench_json_get(bench_json_get(b, "params"), v->string));
         bool differ = !x || !y || strcmp(x, y) != 0;
         if (differ)
             snprintf(buf, size, " (e.g. %s: %s in the baseline, %s in the candidate)", v->string,
@@ -1277,9 +1265,9 @@ int bench_compare(const cJSON *base, const char *base_path, const cJSON *cand,
     bench_compare_opts o = opts ? *opts : bench_compare_default_opts();
     if (check_opts(&o, e) != 0)
         return -1;
-    const cJSON *sb = get(base, "scenario"), *sc = get(cand, "scenario");
-    const char *name_b = get_str(sb, "name"), *name_c = get_str(sc, "name");
-    const char *wl_b = get_str(sb, "workload"), *wl_c = get_str(sc, "workload");
+    const cJSON *sb = bench_json_get(base, "scenario"), *sc = bench_json_get(cand, "scenario");
+    const char *name_b = bench_json_str(sb, "name"), *name_c = bench_json_str(sc, "name");
+    const char *wl_b = bench_json_str(sb, "workload"), *wl_c = bench_json_str(sc, "workload");
     if (!name_b || !name_c || !wl_b || !wl_c)
         return bench_err_set(e, "%s: $.scenario.name/workload: missing",
                              !name_b || !wl_b ? base_path : cand_path);
@@ -1319,8 +1307,12 @@ int bench_compare(const cJSON *base, const char *base_path, const cJSON *cand,
             key = "sgemm_gflops";
             x.norm = "sgemm GFLOP/s";
         }
-        x.calib_base = key ? get_num(get(get(base, "host"), "calibration"), key) : NAN;
-        x.calib_cand = key ? get_num(get(get(cand, "host"), "calibration"), key) : NAN;
+        x.calib_base =
+            key ? bench_json_num(bench_json_get(bench_json_get(base, "host"), "calibration"), key)
+                : NAN;
+        x.calib_cand =
+            key ? bench_json_num(bench_json_get(bench_json_get(cand, "host"), "calibration"), key)
+                : NAN;
         if (!(x.calib_base > 0) || !(x.calib_cand > 0)) {
             x.wall = false;
             x.norm = NULL;
@@ -1330,8 +1322,8 @@ int bench_compare(const cJSON *base, const char *base_path, const cJSON *cand,
         }
     }
     /* Timings taken under valgrind (run --instructions) mean nothing: no wall track then. */
-    if (cJSON_IsFalse(get(get(base, "measurement"), "wall_metrics_valid")) ||
-        cJSON_IsFalse(get(get(cand, "measurement"), "wall_metrics_valid")))
+    if (cJSON_IsFalse(bench_json_get(bench_json_get(base, "measurement"), "wall_metrics_valid")) ||
+        cJSON_IsFalse(bench_json_get(bench_json_get(cand, "measurement"), "wall_metrics_valid")))
         x.wall = false;
     if (side_load(base, &o, 1.0, &bs) != 0 || side_load(cand, &o, x.scale, &cs) != 0) {
         bench_err_set(e, "out of memory reading the points");
@@ -1854,33 +1846,21 @@ cJSON *bench_comparison_to_json(const bench_comparison *c)
 
 /* ---- baselines and the subcommands -------------------------------------------- */
 
-static bool is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 int bench_baseline_resolve(const char *arg, const cJSON *cand, char *path, size_t size,
                            bench_err *e)
 {
-    if (is_file(arg)) {
+    if (bench_is_file(arg)) {
         snprintf(path, size, "%s", arg);
         return 0;
     }
-    if (!is_dir(arg))
+    if (!bench_is_dir(arg))
         return bench_err_set(e, "baseline %s: no such file or folder", arg);
-    const char *name = get_str(get(cand, "scenario"), "name");
+    const char *name = bench_json_str(bench_json_get(cand, "scenario"), "name");
     if (!name)
         return bench_err_set(e, "the candidate has no $.scenario.name to find its baseline by");
     char first[4096], second[4096] = "";
     snprintf(first, sizeof first, "%s/%s.json", arg, name);
-    if (is_file(first)) {
+    if (bench_is_file(first)) {
         snprintf(path, size, "%s", first);
         return 0;
     }
@@ -1888,7 +1868,7 @@ int bench_baseline_resolve(const char *arg, const cJSON *cand, char *path, size_
     bench_err ce = {{0}};
     if (bench_machine_class(cand, cls, sizeof cls, &ce) == 0) {
         snprintf(second, sizeof second, "%s/%s/%s.json", arg, cls, name);
-        if (is_file(second)) {
+        if (bench_is_file(second)) {
             snprintf(path, size, "%s", second);
             return 0;
         }
@@ -1968,12 +1948,12 @@ int bench_cli_baseline(int argc, char **argv)
         cli_error(rc, "%s", e.msg);
         goto done;
     }
-    const cJSON *points = get(doc, "points");
+    const cJSON *points = bench_json_get(doc, "points");
     if (cJSON_GetArraySize(points) == 0) {
         cli_error(rc, "%s: $.points: empty; nothing to compare against", result);
         goto done;
     }
-    if (cJSON_IsFalse(get(doc, "complete")) && !force) {
+    if (cJSON_IsFalse(bench_json_get(doc, "complete")) && !force) {
         cli_error(rc, "%s: $.complete: false (an interrupted run); --force to bless it anyway",
                   result);
         goto done;
@@ -1983,11 +1963,11 @@ int bench_cli_baseline(int argc, char **argv)
     const cJSON *p;
     cJSON_ArrayForEach(p, points)
     {
-        const char *st = get_str(p, "status");
+        const char *st = bench_json_str(p, "status");
         if (!st || strcmp(st, "ok") != 0) {
             n_failed++;
             if (!first_failed)
-                first_failed = get_str(p, "id");
+                first_failed = bench_json_str(p, "id");
         }
     }
     if (n_failed && !force) {
@@ -2001,7 +1981,7 @@ int bench_cli_baseline(int argc, char **argv)
         goto done;
     }
     if (!name) {
-        name = get_str(get(doc, "scenario"), "name");
+        name = bench_json_str(bench_json_get(doc, "scenario"), "name");
         if (!name || !name_ok(name)) {
             cli_error(rc, "%s: $.scenario.name '%s' cannot name a file; give --name", result,
                       name ? name : "(missing)");
@@ -2106,7 +2086,7 @@ static int parse_compare(int argc, char **argv, compare_cli *o)
         char *slash = strrchr(dir, '/');
         if (slash && slash != dir) {
             *slash = '\0';
-            if (!is_dir(dir))
+            if (!bench_is_dir(dir))
                 return cli_error(BENCH_EXIT_USAGE, "%s: folder %s does not exist", outs[i], dir);
         }
     }
@@ -2118,10 +2098,10 @@ static int parse_compare(int argc, char **argv, compare_cli *o)
 /* --ignore names a parameter the candidate's points have. */
 static int check_ignores(const compare_cli *o, const cJSON *cand)
 {
-    const cJSON *first = cJSON_GetArrayItem(get(cand, "points"), 0);
-    const cJSON *params = get(first, "params");
+    const cJSON *first = cJSON_GetArrayItem(bench_json_get(cand, "points"), 0);
+    const cJSON *params = bench_json_get(first, "params");
     for (size_t i = 0; i < o->n_ignore; i++) {
-        if (get(params, o->ignore[i]))
+        if (bench_json_get(params, o->ignore[i]))
             continue;
         char names[1024] = "";
         size_t len = 0;
@@ -2209,7 +2189,8 @@ int bench_cli_compare(int argc, char **argv)
             cli_error(rc, "%s: $: not valid JSON", o.noise);
             goto done;
         }
-        if (check_noise(noise, o.noise, get_str(get(cand, "scenario"), "name"), &e) != 0) {
+        if (check_noise(noise, o.noise, bench_json_str(bench_json_get(cand, "scenario"), "name"),
+                        &e) != 0) {
             cli_error(rc, "%s", e.msg);
             goto done;
         }

@@ -99,12 +99,6 @@ static int parse_long(const engine_opts *o, const char *flag, const char *text, 
     return BENCH_EXIT_OK;
 }
 
-static bool is_dir(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
 static int check_tier(const engine_opts *o)
 {
     const lore_tier *t = lore_tier_find(o->tier);
@@ -195,14 +189,14 @@ static int parse_opts(int argc, char **argv, engine_opts *o)
             o->tier = value;
             rc = check_tier(o);
         } else if (strcmp(flag, "--model-dir") == 0) {
-            if (!is_dir(value))
+            if (!bench_is_dir(value))
                 return usage(o,
                              "--model-dir '%s': not a folder (a Hugging Face model folder "
                              "with config.json, model.safetensors, vocab.txt)",
                              value);
             o->model_dir = value;
         } else if (strcmp(flag, "--nli-model-dir") == 0) {
-            if (!is_dir(value))
+            if (!bench_is_dir(value))
                 return usage(o, "--nli-model-dir '%s': not a folder", value);
             o->nli_model_dir = value;
         } else if (strcmp(flag, "--index") == 0) {

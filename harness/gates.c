@@ -31,17 +31,6 @@ const char *bench_gate_status_name(bench_gate_status s)
 
 /* ---- reading a point -------------------------------------------------------------------- */
 
-static const cJSON *get(const cJSON *o, const char *name)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, name);
-}
-
-static const char *get_str(const cJSON *o, const char *name)
-{
-    const cJSON *v = get(o, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* A gate metric read from one point of a result. */
 typedef enum { PM_ABSENT, PM_NO_VALUE, PM_OK } pm_state;
 
@@ -69,30 +58,30 @@ static point_metric point_metric_read(const cJSON *point, const char *metric)
 {
     point_metric pm = {.state = PM_ABSENT, .value = NAN};
     if (strcmp(metric, "throughput") == 0) {
-        const char *item = get_str(point, "item_unit");
+        const char *item = bench_json_str(point, "item_unit");
         char unit[32];
         snprintf(unit, sizeof unit, "%s/s", item ? item : "items");
-        const cJSON *t = get(point, "throughput");
+        const cJSON *t = bench_json_get(point, "throughput");
         if (t)
-            pm_number(&pm, get(t, "items_per_s"), unit);
+            pm_number(&pm, bench_json_get(t, "items_per_s"), unit);
         pm.timing = true;
     } else if (strncmp(metric, "latency_", 8) == 0) {
-        const cJSON *l = get(point, "latency_ns");
+        const cJSON *l = bench_json_get(point, "latency_ns");
         if (l)
-            pm_number(&pm, get(l, metric + 8), "ns");
+            pm_number(&pm, bench_json_get(l, metric + 8), "ns");
         pm.timing = true;
     } else if (strcmp(metric, "rss_peak_bytes") == 0) {
-        const cJSON *r = get(point, "rss");
+        const cJSON *r = bench_json_get(point, "rss");
         if (r)
-            pm_number(&pm, get(r, "peak_bytes"), "bytes");
+            pm_number(&pm, bench_json_get(r, "peak_bytes"), "bytes");
         pm.timing = true;
     } else if (strncmp(metric, "counter:", 8) == 0) {
-        const cJSON *c = get(get(point, "counters"), metric + 8);
+        const cJSON *c = bench_json_get(bench_json_get(point, "counters"), metric + 8);
         if (c) {
-            if (cJSON_IsTrue(get(c, "available"))) {
-                pm_number(&pm, get(c, "per_op"), "/op");
+            if (cJSON_IsTrue(bench_json_get(c, "available"))) {
+                pm_number(&pm, bench_json_get(c, "per_op"), "/op");
             } else {
-                const char *why = get_str(c, "reason");
+                const char *why = bench_json_str(c, "reason");
                 pm.state = PM_NO_VALUE;
                 snprintf(pm.reason, sizeof pm.reason, "counter unavailable here: %s",
                          why ? why : "no reason given");
@@ -101,15 +90,15 @@ static point_metric point_metric_read(const cJSON *point, const char *metric)
     } else {
         /* A workload metric; instructions_per_op is one where the instruction track
          * ran, else it may sit in the point's "instructions" block. */
-        const cJSON *m = get(get(point, "metrics"), metric);
+        const cJSON *m = bench_json_get(bench_json_get(point, "metrics"), metric);
         if (m) {
-            const char *unit = get_str(m, "unit");
-            pm_number(&pm, get(m, "value"), unit ? unit : "");
+            const char *unit = bench_json_str(m, "unit");
+            pm_number(&pm, bench_json_get(m, "value"), unit ? unit : "");
             pm.timing = bench_metric_track(metric, pm.unit) == BENCH_TRACK_WALL;
         } else if (strcmp(metric, "instructions_per_op") == 0) {
-            const cJSON *ins = get(point, "instructions");
+            const cJSON *ins = bench_json_get(point, "instructions");
             if (ins)
-                pm_number(&pm, get(ins, "per_op"), "instructions");
+                pm_number(&pm, bench_json_get(ins, "per_op"), "instructions");
         }
     }
     return pm;
@@ -133,10 +122,10 @@ static bool json_equals_value(const cJSON *pv, const bench_value *v)
 /* True when every "where" of g holds for point (a result point with "params"). */
 static bool gate_selects(const bench_scenario *s, const bench_gate *g, const cJSON *point)
 {
-    const cJSON *params = get(point, "params");
+    const cJSON *params = bench_json_get(point, "params");
     for (size_t i = 0; i < g->n_where; i++) {
         const bench_gate_where *wh = &g->where[i];
-        const cJSON *pv = get(params, s->workload->params[wh->param].name);
+        const cJSON *pv = bench_json_get(params, s->workload->params[wh->param].name);
         bool any = false;
         for (size_t j = 0; pv && j < wh->n_values && !any; j++)
             any = json_equals_value(pv, &wh->values[j]);
@@ -167,9 +156,9 @@ static void where_text(const bench_scenario *s, const bench_gate *g, char *buf, 
 static const cJSON *find_point(const cJSON *result, const char *id)
 {
     const cJSON *pt;
-    cJSON_ArrayForEach(pt, get(result, "points"))
+    cJSON_ArrayForEach(pt, bench_json_get(result, "points"))
     {
-        const char *pid = get_str(pt, "id");
+        const char *pid = bench_json_str(pt, "id");
         if (pid && strcmp(pid, id) == 0)
             return pt;
     }
@@ -281,10 +270,11 @@ static bench_gate_outcome *push(builder *b, const char *point_id, bench_gate_sta
 /* Why this result's wall times and RSS say nothing about the engine, or NULL when they do. */
 static const char *timing_invalid(const cJSON *result)
 {
-    if (cJSON_IsFalse(get(get(result, "measurement"), "wall_metrics_valid")))
+    if (cJSON_IsFalse(bench_json_get(bench_json_get(result, "measurement"), "wall_metrics_valid")))
         return "instruction-count run (under valgrind): its timings and RSS are not "
                "representative";
-    if (cJSON_IsTrue(get(get(get(result, "host"), "build"), "sanitized")))
+    if (cJSON_IsTrue(
+            bench_json_get(bench_json_get(bench_json_get(result, "host"), "build"), "sanitized")))
         return "sanitized build (ASan/UBSan): its timings and RSS are not representative";
     return NULL;
 }
@@ -296,7 +286,7 @@ static void list_point_metrics(const cJSON *point, char *buf, size_t size)
                                   "throughput, latency_<stat>, rss_peak_bytes, "
                                   "counter:<event>");
     const cJSON *m;
-    cJSON_ArrayForEach(m, get(point, "metrics"))
+    cJSON_ArrayForEach(m, bench_json_get(point, "metrics"))
     {
         if (len < size)
             len += (size_t)snprintf(buf + len, size - len, ", %s", m->string);
@@ -310,12 +300,12 @@ static int judge_absolute(builder *b, const cJSON *result, const char *result_na
     const char *no_timing = timing_invalid(result);
     size_t n_selected = 0, n_ok = 0, n_have = 0;
     const cJSON *first_ok = NULL, *pt;
-    cJSON_ArrayForEach(pt, get(result, "points"))
+    cJSON_ArrayForEach(pt, bench_json_get(result, "points"))
     {
         if (!gate_selects(s, g, pt))
             continue;
         n_selected++;
-        const char *status = get_str(pt, "status");
+        const char *status = bench_json_str(pt, "status");
         if (!status || strcmp(status, "ok") != 0)
             continue;
         n_ok++;
@@ -345,15 +335,15 @@ static int judge_absolute(builder *b, const cJSON *result, const char *result_na
                              "(its points report: %s)",
                              g->name, b->gate, result_name, g->metric, have);
     }
-    cJSON_ArrayForEach(pt, get(result, "points"))
+    cJSON_ArrayForEach(pt, bench_json_get(result, "points"))
     {
         if (!gate_selects(s, g, pt))
             continue;
-        const char *id = get_str(pt, "id");
+        const char *id = bench_json_str(pt, "id");
         id = id ? id : "?";
-        const char *status = get_str(pt, "status");
+        const char *status = bench_json_str(pt, "status");
         if (!status || strcmp(status, "ok") != 0) {
-            const char *err = get_str(pt, "error");
+            const char *err = bench_json_str(pt, "error");
             PUSH_OR_OOM(o, b, id, BENCH_GATE_SKIPPED);
             snprintf(o->reason, sizeof o->reason, "the point failed: %s", err ? err : "?");
             continue;
@@ -527,8 +517,8 @@ static int judge_relative(builder *b, const cJSON *result, const bench_gate_base
                              "give it an absolute band (below/above) instead",
                              g->name, b->gate, g->metric, info_reason);
     if (n_metric == 0) {
-        const bool wall = strcmp(g->metric, "throughput") == 0 ||
-                          strncmp(g->metric, "latency_", 8) == 0;
+        const bool wall =
+            strcmp(g->metric, "throughput") == 0 || strncmp(g->metric, "latency_", 8) == 0;
         const char *why = timing_invalid(result);
         if (wall && why) {
             /* compare leaves out the wall track of a run timed under valgrind. */
@@ -578,7 +568,7 @@ int bench_gates_evaluate(const bench_scenario *s, const cJSON *result,
     snprintf(r->scenario, sizeof r->scenario, "%s", s->name);
     if (baseline)
         snprintf(r->baseline, sizeof r->baseline, "%s", baseline->path ? baseline->path : "?");
-    const char *name = get_str(get(result, "scenario"), "file");
+    const char *name = bench_json_str(bench_json_get(result, "scenario"), "file");
     char result_name[300];
     snprintf(result_name, sizeof result_name, "the result of %s", name ? name : s->name);
     builder b = {.r = r, .s = s};
@@ -619,12 +609,12 @@ int bench_gates_scenario_of(const cJSON *result, const char *path, bench_scenari
                             bench_err *e)
 {
     *out = NULL;
-    const cJSON *eff = get(get(result, "scenario"), "effective");
+    const cJSON *eff = bench_json_get(bench_json_get(result, "scenario"), "effective");
     if (!eff)
         return 0; /* a result without its effective scenario declares no gates */
     if (!cJSON_IsObject(eff))
         return bench_err_set(e, "%s: $.scenario.effective: must be an object", path);
-    if (!get(eff, "gates"))
+    if (!bench_json_get(eff, "gates"))
         return 0;
     char *text = cJSON_PrintUnformatted(eff);
     if (!text)
@@ -696,7 +686,7 @@ int bench_gates_check(const cJSON *cand, const char *cand_path, const cJSON *bas
         bench_gate_report *r = calloc(1, sizeof *r);
         if (!r)
             return bench_err_set(e, "gates: out of memory");
-        const char *name = get_str(get(cand, "scenario"), "name");
+        const char *name = bench_json_str(bench_json_get(cand, "scenario"), "name");
         snprintf(r->scenario, sizeof r->scenario, "%s", name ? name : "?");
         if (base)
             snprintf(r->baseline, sizeof r->baseline, "%s", base_path);
@@ -995,27 +985,15 @@ int bench_gate_cli_option(int argc, char **argv, int *i, bench_gate_cli *o)
     return 0;
 }
 
-static bool is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* --baseline FILE or DIR (DIR/<scenario>.json, else DIR/result.json), loaded and checked. */
 static int load_baseline(bench_gate_cli *o, const char *scenario, bench_err *e)
 {
     const char *arg = o->baseline;
-    if (is_dir(arg)) {
+    if (bench_is_dir(arg)) {
         snprintf(o->base_path, sizeof o->base_path, "%s/%s.json", arg, scenario);
-        if (!is_file(o->base_path))
+        if (!bench_is_file(o->base_path))
             snprintf(o->base_path, sizeof o->base_path, "%s/result.json", arg);
-        if (!is_file(o->base_path))
+        if (!bench_is_file(o->base_path))
             return bench_err_set(e,
                                  "--baseline %s: a folder holding neither %s.json (a saved "
                                  "baseline) nor result.json (a run)",
@@ -1035,9 +1013,9 @@ int bench_gate_cli_prepare(bench_gate_cli *o, const bench_scenario *s, bench_err
         char copy[4096];
         snprintf(copy, sizeof copy, "%s", o->junit);
         const char *dir = dirname(copy);
-        if (is_dir(o->junit))
+        if (bench_is_dir(o->junit))
             return bench_err_set(e, "--junit %s: is a folder; give a file name", o->junit);
-        if (!is_dir(dir) || access(dir, W_OK) != 0)
+        if (!bench_is_dir(dir) || access(dir, W_OK) != 0)
             return bench_err_set(e, "--junit %s: folder %s does not exist or is not writable",
                                  o->junit, dir);
     }
@@ -1059,7 +1037,7 @@ static int find_noise(bench_gate_cli *o, const char *scenario, const char *cand_
     bool usable[2] = {n0 > 0 && (size_t)n0 < sizeof candidates[0],
                       cand_class[0] && n1 > 0 && (size_t)n1 < sizeof candidates[1]};
     for (size_t i = 0; i < 2; i++) {
-        if (!usable[i] || !is_file(candidates[i]))
+        if (!usable[i] || !bench_is_file(candidates[i]))
             continue;
         memcpy(o->noise_path, candidates[i], sizeof o->noise_path);
         return bench_noise_read(candidates[i], &o->noise_doc, e);
@@ -1158,7 +1136,7 @@ int bench_gate_cli_finish(bench_gate_cli *o, const cJSON *doc, const char *resul
     bench_err e = {{0}};
     if (getenv(BENCH_GATES_OFF_ENV))
         return BENCH_EXIT_OK;
-    const char *scenario = get_str(get(doc, "scenario"), "name");
+    const char *scenario = bench_json_str(bench_json_get(doc, "scenario"), "name");
     scenario = scenario ? scenario : "?";
     bench_gate_report *r = NULL;
     int rc = BENCH_EXIT_USAGE;
@@ -1169,7 +1147,7 @@ int bench_gate_cli_finish(bench_gate_cli *o, const cJSON *doc, const char *resul
     if (o->baseline && strcmp(o->baseline, "auto") == 0 && !o->base_doc) {
         char path[4096];
         snprintf(path, sizeof path, "baselines/%s/%s.json", cls[0] ? cls : "?", scenario);
-        if (cls[0] && is_file(path)) {
+        if (cls[0] && bench_is_file(path)) {
             snprintf(o->base_path, sizeof o->base_path, "%s", path);
             if (bench_results_read(path, &o->base_doc, &e) != 0)
                 goto report;
@@ -1367,7 +1345,7 @@ int bench_gate_cli_main(int argc, char **argv)
         return BENCH_EXIT_USAGE;
     }
     char path[4096];
-    if (snprintf(path, sizeof path, is_dir(arg) ? "%s/result.json" : "%s", arg) >=
+    if (snprintf(path, sizeof path, bench_is_dir(arg) ? "%s/result.json" : "%s", arg) >=
         (int)sizeof path) {
         cli_usage("%s: path too long", arg);
         return BENCH_EXIT_USAGE;
@@ -1381,7 +1359,7 @@ int bench_gate_cli_main(int argc, char **argv)
     /* Validates the gates (and --junit, --baseline FILE|DIR) before anything is written. */
     if (bench_gates_scenario_of(doc, path, &s, &e) != 0)
         goto report;
-    const char *name = get_str(get(doc, "scenario"), "name");
+    const char *name = bench_json_str(bench_json_get(doc, "scenario"), "name");
     bench_scenario stub = {.name = (char *)(name ? name : "?")};
     if (bench_gate_cli_prepare(&o, s ? s : &stub, &e) != 0)
         goto report;

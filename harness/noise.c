@@ -56,11 +56,6 @@ static int bad(bench_err *e, const char *path, const char *where, const char *wh
     return rc;
 }
 
-static const cJSON *get(const cJSON *o, const char *name)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, name);
-}
-
 static bool is_count(const cJSON *v, double min)
 {
     return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && v->valuedouble >= min &&
@@ -71,21 +66,21 @@ int bench_noise_validate(const cJSON *doc, const char *path, bench_err *e)
 {
     if (!cJSON_IsObject(doc))
         return bad(e, path, "$", "must be a JSON object", NULL);
-    const cJSON *schema = get(doc, "schema");
+    const cJSON *schema = bench_json_get(doc, "schema");
     if (!cJSON_IsString(schema) || strcmp(schema->valuestring, BENCH_NOISE_SCHEMA) != 0)
         return bad(e, path, "$.schema", "must be \"" BENCH_NOISE_SCHEMA "\"", schema);
     static const char *const strings[] = {"scenario", "machine_class"};
     for (size_t i = 0; i < 2; i++) {
-        const cJSON *v = get(doc, strings[i]);
+        const cJSON *v = bench_json_get(doc, strings[i]);
         char where[64];
         snprintf(where, sizeof where, "$.%s", strings[i]);
         if (!cJSON_IsString(v) || !v->valuestring[0])
             return bad(e, path, where, "must be a non-empty string", v);
     }
-    const cJSON *runs = get(doc, "runs");
+    const cJSON *runs = bench_json_get(doc, "runs");
     if (!is_count(runs, 2))
         return bad(e, path, "$.runs", "must be an integer >= 2", runs);
-    const cJSON *points = get(doc, "points");
+    const cJSON *points = bench_json_get(doc, "points");
     if (!cJSON_IsObject(points))
         return bad(e, path, "$.points", "must be an object of point id: metrics", points);
     const cJSON *pt;
@@ -104,7 +99,7 @@ int bench_noise_validate(const cJSON *doc, const char *path, bench_err *e)
                 return bad(e, path, mwhere, "must be an object", m);
             static const char *const fractions[] = {"floor", "max", "ci_half_width", "p95"};
             for (size_t i = 0; i < 4; i++) {
-                const cJSON *v = get(m, fractions[i]);
+                const cJSON *v = bench_json_get(m, fractions[i]);
                 char fwhere[900];
                 snprintf(fwhere, sizeof fwhere, "%s.%s", mwhere, fractions[i]);
                 if (!v && i < 2)
@@ -122,7 +117,7 @@ int bench_noise_validate(const cJSON *doc, const char *path, bench_err *e)
                                       : "must be a number >= 0 (0.04 = 4%)",
                                v);
             }
-            const cJSON *np = get(m, "n_pairs");
+            const cJSON *np = bench_json_get(m, "n_pairs");
             char nwhere[900];
             snprintf(nwhere, sizeof nwhere, "%s.n_pairs", mwhere);
             if (!is_count(np, 1))
@@ -154,7 +149,8 @@ double bench_noise_floor(const cJSON *noise, const char *point_id, const char *m
 {
     if (!noise)
         return NAN;
-    const cJSON *f = get(get(get(get(noise, "points"), point_id), metric), "floor");
+    const cJSON *f = bench_json_get(
+        bench_json_get(bench_json_get(bench_json_get(noise, "points"), point_id), metric), "floor");
     return cJSON_IsNumber(f) ? f->valuedouble : NAN;
 }
 
@@ -298,12 +294,6 @@ static void iso_now(char *buf, size_t size)
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static const char *get_str(const cJSON *o, const char *name)
-{
-    const cJSON *v = get(o, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static cJSON *acc_to_json(const noise_acc *a, const cJSON *first, size_t n_runs, bench_err *e)
 {
     char cls[160];
@@ -312,10 +302,10 @@ static cJSON *acc_to_json(const noise_acc *a, const cJSON *first, size_t n_runs,
     cJSON *doc = cJSON_CreateObject();
     char when[32];
     iso_now(when, sizeof when);
-    const cJSON *sc = get(first, "scenario");
-    const char *hash = get_str(sc, "hash");
+    const cJSON *sc = bench_json_get(first, "scenario");
+    const char *hash = bench_json_str(sc, "hash");
     if (!doc || !cJSON_AddStringToObject(doc, "schema", BENCH_NOISE_SCHEMA) ||
-        !cJSON_AddStringToObject(doc, "scenario", get_str(sc, "name")) ||
+        !cJSON_AddStringToObject(doc, "scenario", bench_json_str(sc, "name")) ||
         !cJSON_AddStringToObject(doc, "scenario_hash", hash ? hash : "") ||
         !cJSON_AddStringToObject(doc, "machine_class", cls) ||
         !cJSON_AddStringToObject(doc, "created_at", when) ||
@@ -369,11 +359,11 @@ int bench_noise_from_results(const cJSON *const *results, const char *const *pat
     *out = NULL;
     if (n < 2)
         return bench_err_set(e, "calibrate-noise: needs at least 2 runs (got %zu)", n);
-    const char *name = get_str(get(results[0], "scenario"), "name");
-    const char *hash = get_str(get(results[0], "scenario"), "hash");
+    const char *name = bench_json_str(bench_json_get(results[0], "scenario"), "name");
+    const char *hash = bench_json_str(bench_json_get(results[0], "scenario"), "hash");
     for (size_t i = 1; i < n; i++) {
-        const char *ni = get_str(get(results[i], "scenario"), "name");
-        const char *hi = get_str(get(results[i], "scenario"), "hash");
+        const char *ni = bench_json_str(bench_json_get(results[i], "scenario"), "name");
+        const char *hi = bench_json_str(bench_json_get(results[i], "scenario"), "hash");
         if (!name || !ni || strcmp(name, ni) != 0 || (hash && hi && strcmp(hash, hi) != 0))
             return bench_err_set(e,
                                  "calibrate-noise: %s and %s are not runs of the same scenario "
@@ -403,18 +393,19 @@ done:
 
 static double num_or_nan(const cJSON *o, const char *name)
 {
-    const cJSON *v = get(o, name);
+    const cJSON *v = bench_json_get(o, name);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
 void bench_noise_print_table(const cJSON *noise, FILE *f)
 {
-    fprintf(f, "## Noise floor: %s on %s (%g runs, %g A/A pairs)\n\n", get_str(noise, "scenario"),
-            get_str(noise, "machine_class"), num_or_nan(noise, "runs"), num_or_nan(noise, "pairs"));
+    fprintf(f, "## Noise floor: %s on %s (%g runs, %g A/A pairs)\n\n",
+            bench_json_str(noise, "scenario"), bench_json_str(noise, "machine_class"),
+            num_or_nan(noise, "runs"), num_or_nan(noise, "pairs"));
     fputs("| point | metric | floor | max A/A | p95 A/A | CI half-width | false changes |\n", f);
     fputs("|---|---|---|---|---|---|---|\n", f);
     const cJSON *pt, *m;
-    cJSON_ArrayForEach(pt, get(noise, "points"))
+    cJSON_ArrayForEach(pt, bench_json_get(noise, "points"))
     {
         cJSON_ArrayForEach(m, pt)
         {
@@ -636,7 +627,7 @@ int bench_noise_cli_main(int argc, char **argv)
         snprintf(out, sizeof out, "%s", o.output);
     } else {
         char folder[300];
-        snprintf(folder, sizeof folder, "baselines/%s", get_str(noise, "machine_class"));
+        snprintf(folder, sizeof folder, "baselines/%s", bench_json_str(noise, "machine_class"));
         if (bench_mkdir_p(folder, &e) != 0) {
             fprintf(stderr, "lore-bench: calibrate-noise: %s\n", e.msg);
             goto done;

@@ -128,23 +128,6 @@ typedef struct rep {
 
 /* ---- small helpers --------------------------------------------------------- */
 
-static const cJSON *get(const cJSON *o, const char *k)
-{
-    return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-}
-
-static const char *get_str(const cJSON *o, const char *k)
-{
-    const cJSON *v = get(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double get_num(const cJSON *o, const char *k)
-{
-    const cJSON *v = get(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
 static bool in_list(const char *s, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -320,7 +303,7 @@ static int bad(bench_err *e, const char *path, const char *where, const char *wh
 static int num_field(const cJSON *obj, const char *key, bool required, const char *path,
                      const char *where, double *out, bench_err *e)
 {
-    const cJSON *v = get(obj, key);
+    const cJSON *v = bench_json_get(obj, key);
     char w[512];
     snprintf(w, sizeof w, "%s.%s", where, key);
     *out = NAN;
@@ -349,7 +332,7 @@ static int check_metrics(const cJSON *metrics, const char *path, const char *whe
         double v;
         if (num_field(m, "value", false, path, w, &v, e) != 0)
             return -1;
-        const cJSON *unit = get(m, "unit"), *better = get(m, "better");
+        const cJSON *unit = bench_json_get(m, "unit"), *better = bench_json_get(m, "better");
         if (unit && !cJSON_IsString(unit)) {
             snprintf(w, sizeof w, "%s.%s.unit", where, m->string);
             return bad(e, path, w, "must be a string", unit);
@@ -371,12 +354,12 @@ static int load_point(const cJSON *pj, size_t i, const char *path, rpoint *p, be
     if (!cJSON_IsObject(pj))
         return bad(e, path, where, "must be an object", pj);
     char w[160];
-    p->id = get_str(pj, "id");
+    p->id = bench_json_str(pj, "id");
     if (!p->id) {
         snprintf(w, sizeof w, "%s.id", where);
-        return bad(e, path, w, "must be a string", get(pj, "id"));
+        return bad(e, path, w, "must be a string", bench_json_get(pj, "id"));
     }
-    p->params = get(pj, "params");
+    p->params = bench_json_get(pj, "params");
     if (!cJSON_IsObject(p->params)) {
         snprintf(w, sizeof w, "%s.params", where);
         return bad(e, path, w, "must be an object", p->params);
@@ -385,13 +368,13 @@ static int load_point(const cJSON *pj, size_t i, const char *path, rpoint *p, be
     if (num_field(pj, "index", false, path, where, &idx, e) != 0)
         return -1;
     p->index = isfinite(idx) && idx >= 0 ? (size_t)idx : i;
-    const char *status = get_str(pj, "status");
+    const char *status = bench_json_str(pj, "status");
     if (!status || (strcmp(status, "ok") != 0 && strcmp(status, "error") != 0)) {
         snprintf(w, sizeof w, "%s.status", where);
-        return bad(e, path, w, "must be \"ok\" or \"error\"", get(pj, "status"));
+        return bad(e, path, w, "must be \"ok\" or \"error\"", bench_json_get(pj, "status"));
     }
     p->ok = strcmp(status, "ok") == 0;
-    p->error = get_str(pj, "error");
+    p->error = bench_json_str(pj, "error");
     for (int k = 0; k < N_LAT; k++)
         p->lat[k] = NAN;
     p->items_per_s = p->cv = p->n_samples = p->items_per_op = NAN;
@@ -399,7 +382,7 @@ static int load_point(const cJSON *pj, size_t i, const char *path, rpoint *p, be
     if (!p->ok)
         return 0;
 
-    const cJSON *tp = get(pj, "throughput");
+    const cJSON *tp = bench_json_get(pj, "throughput");
     snprintf(w, sizeof w, "%s.throughput", where);
     if (!cJSON_IsObject(tp))
         return bad(e, path, w, "must be an object", tp);
@@ -407,7 +390,7 @@ static int load_point(const cJSON *pj, size_t i, const char *path, rpoint *p, be
         num_field(pj, "items_per_op", false, path, where, &p->items_per_op, e) != 0 ||
         num_field(pj, "n_samples", false, path, where, &p->n_samples, e) != 0)
         return -1;
-    const cJSON *lat = get(pj, "latency_ns");
+    const cJSON *lat = bench_json_get(pj, "latency_ns");
     snprintf(w, sizeof w, "%s.latency_ns", where);
     if (lat && !cJSON_IsObject(lat))
         return bad(e, path, w, "must be an object", lat);
@@ -416,7 +399,7 @@ static int load_point(const cJSON *pj, size_t i, const char *path, rpoint *p, be
             return -1;
     if (lat && num_field(lat, "cv", false, path, w, &p->cv, e) != 0)
         return -1;
-    const cJSON *rss = get(pj, "rss");
+    const cJSON *rss = bench_json_get(pj, "rss");
     snprintf(w, sizeof w, "%s.rss", where);
     if (rss && !cJSON_IsObject(rss))
         return bad(e, path, w, "must be an object", rss);
@@ -424,16 +407,16 @@ static int load_point(const cJSON *pj, size_t i, const char *path, rpoint *p, be
                 num_field(rss, "after_bytes", false, path, w, &p->rss_after, e) != 0 ||
                 num_field(rss, "peak_bytes", false, path, w, &p->rss_peak, e) != 0))
         return -1;
-    p->rss_per_point = cJSON_IsTrue(get(rss, "peak_is_per_point"));
-    p->metrics = get(pj, "metrics");
+    p->rss_per_point = cJSON_IsTrue(bench_json_get(rss, "peak_is_per_point"));
+    p->metrics = bench_json_get(pj, "metrics");
     snprintf(w, sizeof w, "%s.metrics", where);
     if (p->metrics && check_metrics(p->metrics, path, w, e) != 0)
         return -1;
-    p->counters = get(pj, "counters");
+    p->counters = bench_json_get(pj, "counters");
     snprintf(w, sizeof w, "%s.counters", where);
     if (p->counters && !cJSON_IsObject(p->counters))
         return bad(e, path, w, "must be an object", p->counters);
-    p->labels = get(pj, "labels");
+    p->labels = bench_json_get(pj, "labels");
     if (p->labels && !cJSON_IsObject(p->labels))
         p->labels = NULL;
     return 0;
@@ -449,16 +432,17 @@ static int load_side(const char *path, const char *name, rside *s, bench_err *e)
         snprintf(s->path, sizeof s->path, "%s", path);
     if (bench_results_read(s->path, &s->doc, e) != 0)
         return -1;
-    const cJSON *sc = get(s->doc, "scenario");
-    s->scenario = get_str(sc, "name");
-    s->workload = get_str(sc, "workload");
+    const cJSON *sc = bench_json_get(s->doc, "scenario");
+    s->scenario = bench_json_str(sc, "name");
+    s->workload = bench_json_str(sc, "workload");
     if (!s->scenario)
-        return bad(e, s->path, "$.scenario.name", "must be a string", get(sc, "name"));
+        return bad(e, s->path, "$.scenario.name", "must be a string", bench_json_get(sc, "name"));
     if (!s->workload)
-        return bad(e, s->path, "$.scenario.workload", "must be a string", get(sc, "workload"));
-    const char *peer = get_str(s->doc, "peer");
+        return bad(e, s->path, "$.scenario.workload", "must be a string",
+                   bench_json_get(sc, "workload"));
+    const char *peer = bench_json_str(s->doc, "peer");
     snprintf(s->name, sizeof s->name, "%s", name ? name : peer ? peer : "peer");
-    const cJSON *points = get(s->doc, "points");
+    const cJSON *points = bench_json_get(s->doc, "points");
     size_t n = (size_t)cJSON_GetArraySize(points);
     s->pts = calloc(n ? n : 1, sizeof *s->pts);
     if (!s->pts)
@@ -472,7 +456,7 @@ static int load_side(const char *path, const char *name, rside *s, bench_err *e)
     }
     s->item_unit = "item";
     for (size_t i = 0; i < s->n; i++) {
-        const char *u = get_str(cJSON_GetArrayItem(points, (int)i), "item_unit");
+        const char *u = bench_json_str(cJSON_GetArrayItem(points, (int)i), "item_unit");
         if (u) {
             s->item_unit = u;
             break;
@@ -496,7 +480,7 @@ static size_t distinct_values(const rside *s, const char *name, bool *numeric)
     size_t n = 0;
     *numeric = true;
     for (size_t i = 0; i < s->n; i++) {
-        const cJSON *v = get(s->pts[i].params, name);
+        const cJSON *v = bench_json_get(s->pts[i].params, name);
         if (v && !cJSON_IsNumber(v))
             *numeric = false;
         char t[96];
@@ -534,7 +518,7 @@ static void point_label(const rep *r, const rpoint *p, char *buf, size_t size, b
     buf[0] = '\0';
     for (size_t a = 0; a < r->n_axes && k + 1 < size; a++) {
         char v[96];
-        param_text(get(p->params, r->axes[a].name), v, sizeof v);
+        param_text(bench_json_get(p->params, r->axes[a].name), v, sizeof v);
         int n = snprintf(buf + k, size - k, "%s%s%s%s", a ? sep : "", kv ? r->axes[a].name : "",
                          kv ? "=" : "", v);
         if (n < 0)
@@ -548,7 +532,8 @@ static void point_label(const rep *r, const rpoint *p, char *buf, size_t size, b
 static void find_shape(rep *r)
 {
     rside *c = &r->sides[0];
-    const cJSON *sweep = get(get(get(c->doc, "scenario"), "effective"), "sweep");
+    const cJSON *sweep =
+        bench_json_get(bench_json_get(bench_json_get(c->doc, "scenario"), "effective"), "sweep");
     const cJSON *ax;
     cJSON_ArrayForEach(ax, sweep) add_axis(r, ax->string);
     for (size_t i = 0; i < c->n; i++) {
@@ -585,7 +570,7 @@ static void find_shape(rep *r)
         const cJSON *m;
         cJSON_ArrayForEach(m, c->pts[i].metrics)
         {
-            const char *unit = get_str(m, "unit"), *better = get_str(m, "better");
+            const char *unit = bench_json_str(m, "unit"), *better = bench_json_str(m, "better");
             if (unit && better && strcmp(better, "higher") == 0 && ends_with(unit, "/s")) {
                 r->hl_name = m->string;
                 snprintf(r->hl_unit, sizeof r->hl_unit, "%s", unit);
@@ -610,7 +595,7 @@ static void find_shape(rep *r)
 
 static double metric_value(const rpoint *p, const char *name)
 {
-    return p->ok ? get_num(get(p->metrics, name), "value") : NAN;
+    return p->ok ? bench_json_num(bench_json_get(p->metrics, name), "value") : NAN;
 }
 
 static double headline(const rep *r, const rpoint *p)
@@ -638,7 +623,7 @@ static void group_key(const rep *r, const rpoint *p, const char *const *skip, si
         if (in_list(r->axes[a].name, skip, n_skip))
             continue;
         char v[96];
-        param_text(get(p->params, r->axes[a].name), v, sizeof v);
+        param_text(bench_json_get(p->params, r->axes[a].name), v, sizeof v);
         int n = snprintf(buf + k, size - k, "%s%s=%s", k ? ", " : "", r->axes[a].name, v);
         if (n < 0 || (size_t)n >= size - k)
             break;
@@ -1161,7 +1146,8 @@ static void plot_batch(rep *r)
             for (size_t j = i; j < sd->n && np < 256; j++) {
                 char kj[200];
                 group_key(r, &sd->pts[j], skip, 1, kj, sizeof kj);
-                double b = get_num(sd->pts[j].params, ba->name), v = headline(r, &sd->pts[j]);
+                double b = bench_json_num(sd->pts[j].params, ba->name),
+                       v = headline(r, &sd->pts[j]);
                 if (strcmp(kj, key) != 0 || !isfinite(b))
                     continue;
                 pairs[2 * np] = b;
@@ -1373,7 +1359,7 @@ static void heat_axis_fill(const rside *s, const raxis *a, heat_axis *h)
     h->a = a;
     h->n = 0;
     for (size_t i = 0; i < s->n && h->n < 64; i++) {
-        double v = get_num(s->pts[i].params, a->name);
+        double v = bench_json_num(s->pts[i].params, a->name);
         bool dup = false;
         for (size_t j = 0; j < h->n && !dup; j++)
             dup = h->v[j] == v;
@@ -1441,8 +1427,8 @@ static void plot_heatmaps(rep *r)
             char key[200];
             group_key(r, &c->pts[i], skip, 2, key, sizeof key);
             int f = key_index(facets, &n_facets, n_facets, key);
-            size_t ix = heat_pos(&hx, get_num(c->pts[i].params, hx.a->name));
-            size_t iy = heat_pos(&hy, get_num(c->pts[i].params, hy.a->name));
+            size_t ix = heat_pos(&hx, bench_json_num(c->pts[i].params, hx.a->name));
+            size_t iy = heat_pos(&hy, bench_json_num(c->pts[i].params, hy.a->name));
             if (f < 0 || ix == SIZE_MAX || iy == SIZE_MAX)
                 continue;
             double val = is_recall ? metric_value(&c->pts[i], metrics[1]) : headline(r, &c->pts[i]);
@@ -1526,8 +1512,8 @@ static size_t find_stages(const rep *r, const char **stages, size_t cap, bool *i
         int len = (int)(strlen(m->string) - 9);
         snprintf(ms, sizeof ms, "%.*s_ms", len, m->string);
         snprintf(sec, sizeof sec, "%.*s_s", len, m->string);
-        bool has_ms = get(p->metrics, ms) != NULL;
-        if (!has_ms && !get(p->metrics, sec))
+        bool has_ms = bench_json_get(p->metrics, ms) != NULL;
+        if (!has_ms && !bench_json_get(p->metrics, sec))
             continue;
         stages[n++] = m->string;
         *in_ms &= has_ms;
@@ -2013,7 +1999,7 @@ static void axis_cells(const rep *r, rtable *t, size_t row, const rpoint *p)
 {
     for (size_t a = 0; a < r->n_axes; a++) {
         char v[200];
-        param_text(get(p->params, r->axes[a].name), v, sizeof v);
+        param_text(bench_json_get(p->params, r->axes[a].name), v, sizeof v);
         table_set(t, row, a, "%s", v);
     }
     if (r->n_axes == 0)
@@ -2023,52 +2009,55 @@ static void axis_cells(const rep *r, rtable *t, size_t row, const rpoint *p)
 static void write_header(rep *r)
 {
     const rside *c = &r->sides[0];
-    const cJSON *doc = c->doc, *host = get(doc, "host"), *sc = get(doc, "scenario");
+    const cJSON *doc = c->doc, *host = bench_json_get(doc, "host"),
+                *sc = bench_json_get(doc, "scenario");
     char title[256];
     snprintf(title, sizeof title, "lore-bench report: %s", c->scenario);
     doc_h(r, 1, title);
-    const char *file = get_str(sc, "file"), *hash = get_str(sc, "hash");
+    const char *file = bench_json_str(sc, "file"), *hash = bench_json_str(sc, "hash");
     doc_p(r, "Scenario %s (workload %s)%s%s%s%s. Result: %s.", c->scenario, c->workload,
           file ? " from " : "", file ? file : "", hash ? ", hash " : "", hash ? hash : "", c->path);
-    const cJSON *git = get(host, "git");
-    const char *commit = get_str(git, "commit"), *run_id = get_str(doc, "run_id");
-    const char *started = get_str(doc, "started_at"), *version = get_str(doc, "lore_version");
-    const char *tool = get_str(doc, "tool");
-    double dur = get_num(doc, "duration_s");
+    const cJSON *git = bench_json_get(host, "git");
+    const char *commit = bench_json_str(git, "commit"), *run_id = bench_json_str(doc, "run_id");
+    const char *started = bench_json_str(doc, "started_at"),
+               *version = bench_json_str(doc, "lore_version");
+    const char *tool = bench_json_str(doc, "tool");
+    double dur = bench_json_num(doc, "duration_s");
     doc_p(r, "Run %s, started %s, %.1f s%s; %s %s, commit %.12s%s.", run_id ? run_id : "?",
           started ? started : "?", isfinite(dur) ? dur : 0.0,
-          cJSON_IsFalse(get(doc, "complete")) ? " (interrupted: incomplete)" : "",
+          cJSON_IsFalse(bench_json_get(doc, "complete")) ? " (interrupted: incomplete)" : "",
           tool ? tool : "lore", tool ? "" : (version ? version : "?"), commit ? commit : "?",
-          cJSON_IsTrue(get(git, "dirty")) ? " (with uncommitted changes)" : "");
-    const cJSON *cpu = get(host, "cpu"), *blas = get(host, "blas"), *cal = get(host, "calibration");
-    const cJSON *build = get(host, "build");
-    const char *model = get_str(cpu, "model"), *kernel = get_str(host, "kernel");
-    double cores = get_num(cpu, "cores"), mem = get_num(host, "memory_bytes");
+          cJSON_IsTrue(bench_json_get(git, "dirty")) ? " (with uncommitted changes)" : "");
+    const cJSON *cpu = bench_json_get(host, "cpu"), *blas = bench_json_get(host, "blas"),
+                *cal = bench_json_get(host, "calibration");
+    const cJSON *build = bench_json_get(host, "build");
+    const char *model = bench_json_str(cpu, "model"), *kernel = bench_json_str(host, "kernel");
+    double cores = bench_json_num(cpu, "cores"), mem = bench_json_num(host, "memory_bytes");
     char calib[160] = "";
-    if (isfinite(get_num(cal, "sgemm_gflops")))
+    if (isfinite(bench_json_num(cal, "sgemm_gflops")))
         snprintf(calib, sizeof calib,
                  "; calibration %.1f GFLOP/s sgemm (1 thread), %.1f GB/s triad",
-                 get_num(cal, "sgemm_gflops"), get_num(cal, "stream_gbps"));
+                 bench_json_num(cal, "sgemm_gflops"), bench_json_num(cal, "stream_gbps"));
     doc_p(r,
           "Host: %s, %.0f cores, %.1f GiB memory, %s; %s %s build; BLAS %s core %s, %.0f "
           "thread(s)%s.",
           model ? model : "?", isfinite(cores) ? cores : 0.0,
           isfinite(mem) ? mem / (1024.0 * 1024 * 1024) : 0.0, kernel ? kernel : "?",
-          get_str(build, "compiler") ? get_str(build, "compiler") : "?",
-          get_str(build, "build_type") ? get_str(build, "build_type") : "?",
-          get_str(blas, "library") ? get_str(blas, "library") : "?",
-          get_str(blas, "core") ? get_str(blas, "core") : "?",
-          isfinite(get_num(blas, "threads")) ? get_num(blas, "threads") : 0.0, calib);
-    if (cJSON_IsTrue(get(build, "sanitized")))
+          bench_json_str(build, "compiler") ? bench_json_str(build, "compiler") : "?",
+          bench_json_str(build, "build_type") ? bench_json_str(build, "build_type") : "?",
+          bench_json_str(blas, "library") ? bench_json_str(blas, "library") : "?",
+          bench_json_str(blas, "core") ? bench_json_str(blas, "core") : "?",
+          isfinite(bench_json_num(blas, "threads")) ? bench_json_num(blas, "threads") : 0.0, calib);
+    if (cJSON_IsTrue(bench_json_get(build, "sanitized")))
         warnf(r, "this build is sanitized (ASan/UBSan): its timings are not representative");
-    const char *bw = get_str(blas, "warning");
+    const char *bw = bench_json_str(blas, "warning");
     if (bw)
         warnf(r, "%s", bw);
-    if (cJSON_IsFalse(get(doc, "complete")))
+    if (cJSON_IsFalse(bench_json_get(doc, "complete")))
         warnf(r, "the run was interrupted: only the points it finished are reported");
     /* Synthetic weights: every report says so (DESIGN.md). */
     for (size_t i = 0; i < c->n; i++) {
-        const char *w = get_str(c->pts[i].labels, "weights");
+        const char *w = bench_json_str(c->pts[i].labels, "weights");
         if (w && strncmp(w, "synthetic", 9) == 0) {
             doc_p(r, "Model weights: %s.", w);
             break;
@@ -2158,8 +2147,9 @@ static void write_verdict(rep *r)
     const bench_comparison *c = r->cmp;
     const rside *b = &r->sides[r->base];
     doc_h(r, 2, "Verdict");
-    const char *brun = get_str(b->doc, "run_id");
-    const char *bcommit = get_str(get(get(b->doc, "host"), "git"), "commit");
+    const char *brun = bench_json_str(b->doc, "run_id");
+    const char *bcommit =
+        bench_json_str(bench_json_get(bench_json_get(b->doc, "host"), "git"), "commit");
     doc_p(r,
           "Candidate %s (machine class %s) against baseline %s (run %s, commit %.12s, machine "
           "class %s).",
@@ -2426,7 +2416,7 @@ static void write_metrics_table(rep *r)
                 dup = strcmp(names[k], m->string) == 0;
             if (!dup) {
                 names[n] = m->string;
-                units[n++] = get_str(m, "unit");
+                units[n++] = bench_json_str(m, "unit");
             }
         }
     }
@@ -2513,7 +2503,7 @@ static void write_counters_table(rep *r)
         const cJSON *k;
         cJSON_ArrayForEach(k, c->pts[i].counters)
         {
-            bool is_avail = cJSON_IsTrue(get(k, "available"));
+            bool is_avail = cJSON_IsTrue(bench_json_get(k, "available"));
             const char **list = is_avail ? avail : unavail;
             size_t *n = is_avail ? &na_c : &nu;
             bool dup = false;
@@ -2521,7 +2511,7 @@ static void write_counters_table(rep *r)
                 dup = strcmp(list[j], k->string) == 0;
             if (!dup && *n < CAP) {
                 if (!is_avail)
-                    why[*n] = get_str(k, "reason");
+                    why[*n] = bench_json_str(k, "reason");
                 list[(*n)++] = k->string;
             }
         }
@@ -2563,11 +2553,11 @@ static void write_counters_table(rep *r)
         size_t row = table_row(t, NULL);
         axis_cells(r, t, row, p);
         for (size_t j = 0; j < na_c; j++) {
-            const cJSON *k = get(p->counters, avail[j]);
-            if (!cJSON_IsTrue(get(k, "available")))
+            const cJSON *k = bench_json_get(p->counters, avail[j]);
+            if (!cJSON_IsTrue(bench_json_get(k, "available")))
                 continue;
             char v[64];
-            fmt_num(get_num(k, "per_op"), v, sizeof v);
+            fmt_num(bench_json_num(k, "per_op"), v, sizeof v);
             table_set(t, row, na + j, "%s", v);
         }
     }
@@ -2612,11 +2602,11 @@ static void write_failed(rep *r)
 static void write_scenario(rep *r)
 {
     const rside *c = &r->sides[0];
-    const cJSON *eff = get(get(c->doc, "scenario"), "effective");
+    const cJSON *eff = bench_json_get(bench_json_get(c->doc, "scenario"), "effective");
     char title[200];
     snprintf(title, sizeof title, "Scenario %s", c->scenario);
     doc_h(r, 2, title);
-    const char *desc = get_str(eff, "description");
+    const char *desc = bench_json_str(eff, "description");
     if (desc)
         doc_p(r, "%s", desc);
     bench_plot_buf b = {0};
@@ -2626,7 +2616,7 @@ static void write_scenario(rep *r)
         size_t n = 0;
         for (size_t i = 0; i < c->n; i++) {
             char v[96];
-            param_text(get(c->pts[i].params, r->axes[a].name), v, sizeof v);
+            param_text(bench_json_get(c->pts[i].params, r->axes[a].name), v, sizeof v);
             bool dup = false;
             for (size_t j = 0; j < n && !dup; j++)
                 dup = strcmp(seen[j], v) == 0;
@@ -2754,7 +2744,8 @@ int bench_report_write(const bench_report_opts *o, FILE *warn, bench_report_info
     r->n_sides = 1;
     if (!o->baseline_path)
         snprintf(r->sides[0].name, sizeof r->sides[0].name, "%s",
-                 get_str(r->sides[0].doc, "peer") ? get_str(r->sides[0].doc, "peer") : "lore");
+                 bench_json_str(r->sides[0].doc, "peer") ? bench_json_str(r->sides[0].doc, "peer")
+                                                         : "lore");
     if (o->baseline_path) {
         /* A run's folder (holding result.json) is taken as it is; any other folder is a
          * baselines folder, searched as compare does. */

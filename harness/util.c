@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,4 +152,33 @@ char *bench_strdup(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
+}
+
+const cJSON *bench_json_get(const cJSON *o, const char *key)
+{
+    return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+}
+
+const char *bench_json_str(const cJSON *o, const char *key)
+{
+    const cJSON *v = bench_json_get(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+double bench_json_num(const cJSON *o, const char *key)
+{
+    const cJSON *v = bench_json_get(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+bool bench_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool bench_is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }

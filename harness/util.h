@@ -5,8 +5,11 @@
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 #if defined(__GNUC__)
 #define BENCH_PRINTF(fmt_idx, arg_idx) __attribute__((format(printf, fmt_idx, arg_idx)))
@@ -52,5 +55,16 @@ uint64_t bench_fnv1a64(const void *data, size_t len);
 
 /* strdup that returns NULL for NULL. */
 char *bench_strdup(const char *s);
+
+/* Member key of object o, or NULL (o NULL or not an object, no such key). */
+const cJSON *bench_json_get(const cJSON *o, const char *key);
+/* Member key of o as a string, or NULL when absent or not a string. */
+const char *bench_json_str(const cJSON *o, const char *key);
+/* Member key of o as a number, or NAN when absent or not a number. */
+double bench_json_num(const cJSON *o, const char *key);
+
+/* Whether path names a folder / a regular file (following links). */
+bool bench_is_dir(const char *path);
+bool bench_is_file(const char *path);
 
 #endif
