@@ -1629,52 +1629,25 @@ int bench_comparison_write_markdown(const bench_comparison *c, FILE *f, bench_er
     return finish(f, e);
 }
 
-static void xml_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        switch (ch) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&apos;", f);
-            break;
-        default:
-            /* XML 1.0 allows no control characters but tab and newlines. */
-            fputc(ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r' ? ' ' : ch, f);
-        }
-    }
-}
-
 static void junit_case(FILE *f, const char *scenario, const char *track, const char *point,
                        const char *metric, bench_verdict v, const char *detail, const char *reason)
 {
     fprintf(f, "    <testcase classname=\"");
-    xml_text(f, scenario);
+    bench_xml_text(f, scenario);
     fprintf(f, ".%s\" name=\"", track);
-    xml_text(f, point);
+    bench_xml_text(f, point);
     fputs(": ", f);
-    xml_text(f, metric);
+    bench_xml_text(f, metric);
     fprintf(f, "\" time=\"0\"");
     if (v == BENCH_VERDICT_WORSE) {
         fprintf(f, ">\n      <failure type=\"worse\" message=\"");
-        xml_text(f, reason);
+        bench_xml_text(f, reason);
         fprintf(f, "\">");
-        xml_text(f, detail);
+        bench_xml_text(f, detail);
         fprintf(f, "</failure>\n    </testcase>\n");
     } else if (v == BENCH_VERDICT_INCONCLUSIVE || v == BENCH_VERDICT_MISSING) {
         fprintf(f, ">\n      <skipped message=\"%s: ", bench_verdict_name(v));
-        xml_text(f, reason);
+        bench_xml_text(f, reason);
         fprintf(f, "\"/>\n    </testcase>\n");
     } else {
         fprintf(f, "/>\n");
@@ -1690,7 +1663,7 @@ int bench_comparison_write_junit(const bench_comparison *c, FILE *f, bench_err *
             "errors=\"0\" skipped=\"%zu\">\n",
             n, c->n_worse, skipped);
     fprintf(f, "  <testsuite name=\"");
-    xml_text(f, c->scenario);
+    bench_xml_text(f, c->scenario);
     fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\">\n", n, c->n_worse,
             skipped);
     char vb[64], vc[64], ch[96], detail[512], metric[160];

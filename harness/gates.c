@@ -804,32 +804,6 @@ static void print_console(const bench_gate_report *r, bool strict)
     fflush(stdout);
 }
 
-static void xml_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&apos;", f);
-            break;
-        default:
-            /* XML 1.0 forbids most control characters even escaped. */
-            fputc((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n' ? ' ' : *s, f);
-        }
-    }
-}
-
 static void junit_counts(const bench_gate_report *r, bool strict, size_t *n_fail, size_t *n_skip)
 {
     *n_fail = *n_skip = 0;
@@ -847,40 +821,40 @@ static void write_junit_suite(const bench_gate_report *r, bool strict, FILE *f)
     size_t n_fail, n_skip;
     junit_counts(r, strict, &n_fail, &n_skip);
     fputs("  <testsuite name=\"", f);
-    xml_text(f, r->scenario);
+    bench_xml_text(f, r->scenario);
     fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\">\n", r->n_items,
             n_fail, n_skip);
     fputs("    <properties>\n      <property name=\"baseline\" value=\"", f);
-    xml_text(f, r->baseline[0] ? r->baseline : "none");
+    bench_xml_text(f, r->baseline[0] ? r->baseline : "none");
     fprintf(f, "\"/>\n      <property name=\"strict\" value=\"%s\"/>\n    </properties>\n",
             strict ? "true" : "false");
     for (size_t i = 0; i < r->n_items; i++) {
         const bench_gate_outcome *o = &r->items[i];
         fputs("    <testcase classname=\"", f);
-        xml_text(f, r->scenario);
+        bench_xml_text(f, r->scenario);
         fputc('.', f);
-        xml_text(f, o->gate_name);
+        bench_xml_text(f, o->gate_name);
         fputs("\" name=\"", f);
-        xml_text(f, o->point_id);
+        bench_xml_text(f, o->point_id);
         fputs("\">\n", f);
         char msg[400];
         snprintf(msg, sizeof msg, "%s: %s", bench_gate_status_name(o->status), o->reason);
         if (outcome_fails(o->status, strict)) {
             fprintf(f, "      <failure type=\"%s\" message=\"", bench_gate_status_name(o->status));
-            xml_text(f, msg);
+            bench_xml_text(f, msg);
             fputs("\"/>\n", f);
         } else if (o->status != BENCH_GATE_PASS) {
             /* JUnit has no "warning": conditional and inconclusive show as skipped
              * with their outcome first in the message. */
             fputs("      <skipped message=\"", f);
-            xml_text(f, msg);
+            bench_xml_text(f, msg);
             fputs("\"/>\n", f);
         }
         fputs("      <system-out>", f);
         char line[1200];
         snprintf(line, sizeof line, "%s %s: %s (rule: %s) - %s", o->metric, o->point_id,
                  o->value_text, o->rule, msg);
-        xml_text(f, line);
+        bench_xml_text(f, line);
         fputs("</system-out>\n    </testcase>\n", f);
     }
     fputs("  </testsuite>\n", f);

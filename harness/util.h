@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 
@@ -66,5 +67,9 @@ double bench_json_num(const cJSON *o, const char *key);
 /* Whether path names a folder / a regular file (following links). */
 bool bench_is_dir(const char *path);
 bool bench_is_file(const char *path);
+
+/* Writes s to f as XML text or attribute content: & < > " ' escaped, control
+ * characters XML 1.0 forbids (all but tab and line breaks) written as spaces. */
+void bench_xml_text(FILE *f, const char *s);
 
 #endif
