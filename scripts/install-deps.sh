@@ -28,7 +28,7 @@ packages=(
     libopenblas-dev libsqlite3-dev libcjson-dev libcmocka-dev
     libpapi-dev libsde1 papi-tools
     libutf8proc-dev libxxhash-dev
-    gnuplot-nox valgrind
+    gnuplot-nox valgrind python3
 )
 if [ "$peers" -eq 1 ]; then
     packages+=(python3 python3-torch python3-numpy python3-faiss python3-hnswlib)
