@@ -63,10 +63,7 @@ typedef struct rng {
 
 static uint64_t rng_next(rng *r)
 {
-    uint64_t z = (r->state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return bench_splitmix64(&r->state);
 }
 
 /* A standard normal by Marsaglia's polar method (one of the pair; the other is dropped so
@@ -95,29 +92,6 @@ static size_t draw_size(rng *r, const bench_corpus_params *p)
 
 /* ---- text ------------------------------------------------------------------- */
 
-typedef struct strbuf {
-    char *s;
-    size_t len, cap;
-} strbuf;
-
-static int sb_append(strbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->s, cap);
-        if (!grown)
-            return -1;
-        b->s = grown;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-    return 0;
-}
-
 /* One sentence: a textgen text closed with a full stop (textgen may stop mid-sentence). */
 static char *make_sentence(bench_textgen *g, size_t *len, bench_err *e)
 {
@@ -145,7 +119,7 @@ static char *make_sentence(bench_textgen *g, size_t *len, bench_err *e)
 }
 
 /* One document of about target bytes into out (reset first). */
-static int make_doc(bench_textgen *g, size_t target, strbuf *out, bench_err *e)
+static int make_doc(bench_textgen *g, size_t target, bench_strbuf *out, bench_err *e)
 {
     out->len = 0;
     int left_in_paragraph = 0;
@@ -166,7 +140,7 @@ static int make_doc(bench_textgen *g, size_t target, strbuf *out, bench_err *e)
         bool keep = out->len == 0 || with <= target || with - target < target - out->len;
         int rc = 0;
         if (keep) {
-            rc = sb_append(out, sep, strlen(sep)) | sb_append(out, s, n);
+            rc = bench_strbuf_append(out, sep, strlen(sep)) | bench_strbuf_append(out, s, n);
             left_in_paragraph--;
         }
         free(s);
@@ -175,7 +149,7 @@ static int make_doc(bench_textgen *g, size_t target, strbuf *out, bench_err *e)
         if (!keep || out->len >= target)
             break;
     }
-    if (sb_append(out, "\n", 1) != 0)
+    if (bench_strbuf_append(out, "\n", 1) != 0)
         return bench_err_set(e, "corpus: out of memory");
     return 0;
 }
@@ -203,7 +177,7 @@ int bench_corpus_make(const bench_corpus_params *p, const lore_tokenizer *tok, l
         return bench_err_set(e, "corpus: sigma must be finite and >= 0 (got %g)", p->sigma);
     lore_doc_text *d = calloc(p->n_docs, sizeof *d);
     bench_textgen *g = NULL;
-    strbuf doc = {0};
+    bench_strbuf doc = {0};
     if (!d)
         return bench_err_set(e, "corpus: out of memory for %zu documents", p->n_docs);
     if (bench_textgen_new(tok, p->seed, &g, e) != 0)

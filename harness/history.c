@@ -1041,14 +1041,6 @@ static double scan_max(const scan *sc, const double *r, size_t *bi, size_t *bj)
     return best;
 }
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /*
  * Permutation p-value of observed (the scan's maximum on the segment) from
  * n_perm shuffles of its ranks. Stops as soon as p can no longer reach alpha:
@@ -1062,7 +1054,7 @@ static double permutation_p(const scan *sc, double *r, double observed, const be
     long limit = (long)floor(o->alpha * (o->n_perm + 1)); /* more hits than this: p > alpha */
     for (int p = 1; p <= o->n_perm; p++) {
         for (size_t i = sc->n - 1; i > 0; i--) {
-            size_t j = (size_t)((double)(splitmix64(&s) >> 11) * 0x1.0p-53 * (double)(i + 1));
+            size_t j = (size_t)((double)(bench_splitmix64(&s) >> 11) * 0x1.0p-53 * (double)(i + 1));
             double t = r[i];
             r[i] = r[j];
             r[j] = t;

@@ -30,10 +30,7 @@ struct bench_textgen {
 
 uint64_t bench_textgen_rand(bench_textgen *g)
 {
-    uint64_t z = (g->state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return bench_splitmix64(&g->state);
 }
 
 static double rand_unit(bench_textgen *g)
@@ -96,33 +93,10 @@ static int count_tokens(const bench_textgen *g, const char *text, size_t len)
     return (int)n - 2;
 }
 
-typedef struct strbuf {
-    char *s;
-    size_t len, cap;
-} strbuf;
-
-static int sb_append(strbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p)
-            return -1;
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-    return 0;
-}
-
 char *bench_textgen_text(bench_textgen *g, int n_tokens, size_t *len, bench_err *e)
 {
-    strbuf b = {0};
-    if (sb_append(&b, "", 0) != 0)
+    bench_strbuf b = {0};
+    if (bench_strbuf_append(&b, "", 0) != 0)
         goto oom;
     int have = 0, words_left = 0;
     bool sentence_start = true;
@@ -130,7 +104,7 @@ char *bench_textgen_text(bench_textgen *g, int n_tokens, size_t *len, bench_err 
         int left = n_tokens - have;
         if (words_left == 0 && !sentence_start) {
             /* End the sentence; a full stop is one token. */
-            if (sb_append(&b, ".", 1) != 0)
+            if (bench_strbuf_append(&b, ".", 1) != 0)
                 goto oom;
             have++;
             sentence_start = true;
@@ -148,24 +122,24 @@ char *bench_textgen_text(bench_textgen *g, int n_tokens, size_t *len, bench_err 
         }
         if (cost < 1 || cost > left) {
             /* Nothing fits the last token or two: close with punctuation. */
-            if (sb_append(&b, left > 1 ? "," : ".", 1) != 0)
+            if (bench_strbuf_append(&b, left > 1 ? "," : ".", 1) != 0)
                 goto oom;
             have++;
             continue;
         }
-        if (sentence_start && b.len > 0 && sb_append(&b, " ", 1) != 0)
+        if (sentence_start && b.len > 0 && bench_strbuf_append(&b, " ", 1) != 0)
             goto oom;
-        if (!sentence_start && sb_append(&b, " ", 1) != 0)
+        if (!sentence_start && bench_strbuf_append(&b, " ", 1) != 0)
             goto oom;
         if (sentence_start)
             word[0] = (char)toupper((unsigned char)word[0]);
-        if (sb_append(&b, word, wl) != 0)
+        if (bench_strbuf_append(&b, word, wl) != 0)
             goto oom;
         have += cost;
         words_left--;
         sentence_start = false;
         if (words_left > 0 && have < n_tokens && bench_textgen_rand(g) % 100 < COMMA_PERCENT) {
-            if (sb_append(&b, ",", 1) != 0)
+            if (bench_strbuf_append(&b, ",", 1) != 0)
                 goto oom;
             have++;
         }

@@ -72,4 +72,18 @@ bool bench_is_file(const char *path);
  * characters XML 1.0 forbids (all but tab and line breaks) written as spaces. */
 void bench_xml_text(FILE *f, const char *s);
 
+/* A growable NUL-terminated string; zero-initialise, free(s) when done. */
+typedef struct bench_strbuf {
+    char *s;
+    size_t len, cap;
+} bench_strbuf;
+
+/* Appends n bytes of s (and keeps a NUL after them). Returns 0, or -1 on OOM. */
+int bench_strbuf_append(bench_strbuf *b, const char *s, size_t n);
+
+/* The splitmix64 generator: advances *state and returns the next value. The
+ * harness's seeded streams (corpora, vectors, text, bootstrap seeding) use it,
+ * and scripts/peers/make_vectors.py reproduces it bit for bit. */
+uint64_t bench_splitmix64(uint64_t *state);
+
 #endif

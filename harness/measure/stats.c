@@ -7,6 +7,7 @@
  * samples does not lose precision to a large running sum of squares.
  */
 #include "measure/stats.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -227,18 +228,10 @@ typedef struct boot_rng {
     double spare;
 } boot_rng;
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static void boot_rng_seed(boot_rng *r, uint64_t seed)
 {
     for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
+        r->s[i] = bench_splitmix64(&seed);
     r->has_spare = false;
 }
 
